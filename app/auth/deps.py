@@ -1,0 +1,88 @@
+"""Who is calling: the bearer token checked against its live session, as dependencies."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.adapters.kv import KeyValueUnavailable
+from app.auth import repository
+from app.auth.service import session_store
+from app.deps import PortsDep, SessionDep
+from app.kit.errors import Forbidden, ServiceUnavailable, Unauthorized
+from app.kit.security import InvalidAccessToken, decode_access_token
+from app.models import User
+
+_bearer = HTTPBearer(auto_error=False, description="The access token from /auth/signin.")
+
+
+class InvalidAccessTokenError(Unauthorized):
+    code = "invalid_token"
+    message = "The access token is invalid or has expired."
+
+
+class SessionRevoked(Unauthorized):
+    code = "session_revoked"
+    message = "This session has ended. Sign in again."
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    user: User
+    session_id: str
+
+
+async def get_caller(
+    request: Request,
+    ports: PortsDep,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized()
+    try:
+        claims = decode_access_token(credentials.credentials, secret=ports.settings.signing_secret)
+    except InvalidAccessToken as exc:
+        raise InvalidAccessTokenError() from exc
+    # Checking the session on every request makes logout and revocation take effect at once.
+    try:
+        record = await session_store(ports).get(claims.session_id)
+    except KeyValueUnavailable as exc:
+        raise ServiceUnavailable("Sessions cannot be checked right now.") from exc
+    if record is None or record.user_id != str(claims.user_id):
+        raise SessionRevoked()
+    user = await repository.get_user(session, claims.user_id)
+    if user is None:
+        raise SessionRevoked()
+    request.state.user_id = str(user.id)
+    return Caller(user=user, session_id=claims.session_id)
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+async def get_current_user(caller: CallerDep) -> User:
+    return caller.user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_admin_user(user: CurrentUser) -> User:
+    if not user.is_admin:
+        raise Forbidden("This needs an administrator account.")
+    return user
+
+
+AdminUser = Annotated[User, Depends(get_admin_user)]
+
+
+def parse_uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None

@@ -1,0 +1,152 @@
+"""Application settings: one pydantic-settings class read from the environment and `.env`."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from enum import StrEnum
+from functools import cached_property, lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MIN_SECRET_BYTES = 32
+# Every route of the public API lives under this prefix (health and version stay at the root).
+API_PREFIX = "/api/v1"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # Application
+    environment: Environment = Environment.DEVELOPMENT
+    app_name: str = "MugShot Studio API"
+    app_version: str = "0.1.0"
+    git_commit: str = Field(default="", validation_alias="VERCEL_GIT_COMMIT_SHA")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path(".data")
+    log_level: str = "INFO"
+    frontend_url: str = "http://localhost:3000"
+    public_base_url: str = "http://127.0.0.1:8000"
+    allowed_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
+    trust_forwarded_for: bool = False
+
+    # Database
+    database_url: str = ""
+    database_echo: bool = False
+
+    # Tokens and accounts
+    jwt_secret: SecretStr | None = None
+    access_token_ttl_seconds: int = 15 * 60
+    refresh_token_ttl_days: int = 30
+    confirm_token_ttl_hours: int = 24
+    reset_token_ttl_hours: int = 1
+    default_user_credits: int = Field(default=10, ge=0)
+
+    # Rate limits: attempts per window, per client IP and per account
+    rate_limit_window_seconds: int = 60
+    rate_limit_signin: int = 10
+    rate_limit_signup: int = 5
+    rate_limit_start: int = 30
+    rate_limit_resend: int = 3
+    rate_limit_forgot: int = 3
+
+    # Key-value store
+    upstash_redis_rest_url: str = ""
+    upstash_redis_rest_token: SecretStr | None = None
+    allow_ephemeral_kv: bool = False
+
+    # Mail
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_ssl: bool = False
+    smtp_timeout_seconds: float = 10.0
+    mail_from: str = "MugShot Studio <no-reply@mugshot.studio>"
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("jwt_secret", mode="before")
+    @classmethod
+    def _empty_secret_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.environment is not Environment.PRODUCTION:
+            return self
+        secret = self.jwt_secret.get_secret_value() if self.jwt_secret else ""
+        if len(secret.encode()) < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"JWT_SECRET must be set to at least {MIN_SECRET_BYTES} bytes in production"
+            )
+        if not self.upstash_redis_rest_url and not self.allow_ephemeral_kv:
+            raise ValueError(
+                "production needs UPSTASH_REDIS_REST_URL: the in-memory key-value store loses "
+                "sessions and tokens on restart (set ALLOW_EPHEMERAL_KV=true to accept that)"
+            )
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.PRODUCTION
+
+    @property
+    def is_serverless(self) -> bool:
+        return bool(os.environ.get("VERCEL") or os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return normalise_database_url(self.database_url)
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'mugshot.db').as_posix()}"
+
+    @cached_property
+    def signing_secret(self) -> str:
+        """The JWT secret; in development an unset one is generated once and kept in DATA_DIR."""
+        if self.jwt_secret is not None:
+            return self.jwt_secret.get_secret_value()
+        path = self.data_dir / "jwt_secret"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(48)
+        path.write_text(value)
+        path.chmod(0o600)
+        return value
+
+    @property
+    def uses_upstash(self) -> bool:
+        return bool(self.upstash_redis_rest_url)
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the plain URLs hosting providers hand out and pick the async driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    if url.startswith("sqlite://") and not url.startswith("sqlite+aiosqlite://"):
+        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    return url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,36 @@
+"""HTTP routes of `/credits`: the balance and the ledger behind it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.auth.deps import CurrentUser
+from app.auth.router import AUTHED
+from app.config import API_PREFIX
+from app.credits import repository
+from app.credits.schemas import BalanceOut, TransactionOut
+from app.deps import SessionDep
+from app.kit.pagination import Page, PageParamsDep
+
+router = APIRouter(prefix=f"{API_PREFIX}/credits", tags=["credits"], responses=AUTHED)
+
+
+@router.get("/balance", response_model=BalanceOut)
+async def balance(user: CurrentUser) -> BalanceOut:
+    return BalanceOut(credits=user.credits)
+
+
+@router.get("/transactions", response_model=Page[TransactionOut])
+async def transactions(
+    user: CurrentUser, session: SessionDep, page: PageParamsDep
+) -> Page[TransactionOut]:
+    """The ledger, newest first; `balance_after` is the balance right after each row."""
+    rows, total = await repository.list_transactions(
+        session, user_id=user.id, limit=page.limit, offset=page.offset
+    )
+    return Page(
+        items=[TransactionOut.model_validate(row) for row in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )

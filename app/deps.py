@@ -1,0 +1,48 @@
+"""Dependency aliases that hand handlers their settings, session and ports."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.adapters.kv import KeyValueStore
+from app.adapters.mail import Mailer
+from app.config import Settings
+from app.kit.db import transaction
+from app.ports import Ports
+
+
+def get_ports(request: Request) -> Ports:
+    ports: Ports = request.app.state.ports
+    return ports
+
+
+PortsDep = Annotated[Ports, Depends(get_ports)]
+
+
+def get_settings_dep(ports: PortsDep) -> Settings:
+    return ports.settings
+
+
+async def get_session(ports: PortsDep) -> AsyncIterator[AsyncSession]:
+    async for session in transaction(ports.database.sessionmaker):
+        yield session
+
+
+def get_kv(ports: PortsDep) -> KeyValueStore:
+    return ports.kv
+
+
+def get_mailer(ports: PortsDep) -> Mailer:
+    return ports.mailer
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+# "function" scope: the transaction commits when the handler returns, before the response is
+# sent, so a client never sees success for work that was rolled back.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+KVDep = Annotated[KeyValueStore, Depends(get_kv)]
+MailerDep = Annotated[Mailer, Depends(get_mailer)]

@@ -1,0 +1,107 @@
+"""Password hashing (argon2id), access tokens (HS256 JWT) and opaque one-time tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+
+import anyio
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+ACCESS_TOKEN_TYPE = "access"
+JWT_ALGORITHM = "HS256"
+
+
+@lru_cache
+def _hasher() -> PasswordHasher:
+    # argon2-cffi's defaults follow RFC 9106's low-memory recommendation for argon2id.
+    return PasswordHasher()
+
+
+async def hash_password(password: str) -> str:
+    # Hashing is deliberately slow CPU work; keep it off the event loop.
+    return await anyio.to_thread.run_sync(_hasher().hash, password)
+
+
+async def verify_password(password_hash: str, password: str) -> bool:
+    def verify() -> bool:
+        try:
+            return _hasher().verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return await anyio.to_thread.run_sync(verify)
+
+
+# A real hash of a random password, checked when the account does not exist so that a failed
+# sign-in takes the same time either way.
+@lru_cache
+def dummy_password_hash() -> str:
+    return _hasher().hash(secrets.token_urlsafe(16))
+
+
+def new_opaque_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def tokens_match(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+class InvalidAccessToken(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    session_id: str
+    issued_at: datetime
+    expires_at: datetime
+
+
+def issue_access_token(
+    *, secret: str, user_id: uuid.UUID, session_id: str, ttl_seconds: int
+) -> tuple[str, AccessClaims]:
+    now = datetime.now(UTC).replace(microsecond=0)
+    expires = now + timedelta(seconds=ttl_seconds)
+    payload = {
+        "sub": str(user_id),
+        "sid": session_id,
+        "iat": int(now.timestamp()),
+        "exp": int(expires.timestamp()),
+        "type": ACCESS_TOKEN_TYPE,
+    }
+    token = jwt.encode(payload, secret, algorithm=JWT_ALGORITHM)
+    return token, AccessClaims(user_id, session_id, now, expires)
+
+
+def decode_access_token(token: str, *, secret: str) -> AccessClaims:
+    try:
+        payload = jwt.decode(
+            token,
+            secret,
+            algorithms=[JWT_ALGORITHM],
+            options={"require": ["sub", "sid", "iat", "exp", "type"]},
+        )
+        if payload.get("type") != ACCESS_TOKEN_TYPE:
+            raise InvalidAccessToken("not an access token")
+        return AccessClaims(
+            user_id=uuid.UUID(str(payload["sub"])),
+            session_id=str(payload["sid"]),
+            issued_at=datetime.fromtimestamp(int(payload["iat"]), UTC),
+            expires_at=datetime.fromtimestamp(int(payload["exp"]), UTC),
+        )
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        raise InvalidAccessToken(str(exc)) from exc

@@ -1,0 +1,60 @@
+"""Builds the FastAPI application: ports, middleware, error handlers and routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from app.auth.router import router as auth_router
+from app.config import API_PREFIX, Settings, get_settings
+from app.credits.router import router as credits_router
+from app.health.router import router as health_router
+from app.kit.errors import install_error_handlers
+from app.kit.observability import RequestContextMiddleware, configure_logging
+from app.ports import Ports, build_ports
+from app.profile.router import router as profile_router
+
+
+def create_app(settings: Settings | None = None, *, ports: Ports | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+    app_ports = ports or build_ports(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await app_ports.close()
+
+    app = FastAPI(
+        title=settings.app_name,
+        version=settings.app_version,
+        summary="Sign up, upload selfies, describe a thumbnail and let image models render it.",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=f"{API_PREFIX}/redoc",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        swagger_ui_oauth2_redirect_url=f"{API_PREFIX}/docs/oauth2-redirect",
+        lifespan=lifespan,
+    )
+    app.state.ports = app_ports
+    install_error_handlers(app)
+
+    for router in (auth_router, profile_router, credits_router, health_router):
+        app.include_router(router)
+
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.allowed_origins,
+        allow_credentials=True,
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=["X-Request-ID", "Retry-After"],
+    )
+    app.add_middleware(
+        RequestContextMiddleware,
+        hsts=settings.is_production,
+        docs_prefixes=(f"{API_PREFIX}/docs", f"{API_PREFIX}/redoc"),
+    )
+    return app

@@ -1,0 +1,56 @@
+"""The application's ports, each built from settings with its cloud or embedded adapter."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from app.adapters.kv import KeyValueStore, create_key_value_store
+from app.adapters.mail import Mailer, OutboxMailer, SmtpMailer
+from app.config import Settings
+from app.kit.db import Database
+
+logger = logging.getLogger("app.ports")
+
+
+@dataclass
+class Ports:
+    settings: Settings
+    database: Database
+    kv: KeyValueStore
+    mailer: Mailer
+
+    async def close(self) -> None:
+        await self.kv.close()
+        await self.database.dispose()
+
+
+def build_mailer(settings: Settings) -> Mailer:
+    if settings.smtp_host:
+        return SmtpMailer(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.mail_from,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else "",
+            starttls=settings.smtp_starttls,
+            use_tls=settings.smtp_ssl,
+            timeout=settings.smtp_timeout_seconds,
+        )
+    return OutboxMailer(settings.data_dir / "outbox", settings.mail_from)
+
+
+def build_ports(settings: Settings) -> Ports:
+    token = settings.upstash_redis_rest_token
+    return Ports(
+        settings=settings,
+        database=Database(
+            settings.resolved_database_url,
+            serverless=settings.is_serverless,
+            echo=settings.database_echo,
+        ),
+        kv=create_key_value_store(
+            settings.upstash_redis_rest_url, token.get_secret_value() if token else None
+        ),
+        mailer=build_mailer(settings),
+    )

@@ -1,0 +1,36 @@
+"""HTTP routes of `/profile`: the caller's own account."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from app.auth.deps import CurrentUser
+from app.auth.router import AUTHED
+from app.auth.schemas import UserOut
+from app.auth.service import UsernameTaken, WrongPassword
+from app.config import API_PREFIX
+from app.deps import PortsDep, SessionDep
+from app.kit.errors import responses
+from app.profile import service
+from app.profile.schemas import DeleteAccountRequest, ProfileUpdate
+
+router = APIRouter(prefix=f"{API_PREFIX}/profile", tags=["profile"], responses=AUTHED)
+
+
+@router.get("", response_model=UserOut)
+async def get_profile(user: CurrentUser) -> UserOut:
+    return UserOut.model_validate(user)
+
+
+@router.patch("", response_model=UserOut, responses=responses(UsernameTaken))
+async def update_profile(body: ProfileUpdate, user: CurrentUser, session: SessionDep) -> UserOut:
+    updated = await service.update_profile(session=session, user=user, data=body)
+    return UserOut.model_validate(updated)
+
+
+@router.delete("", status_code=status.HTTP_204_NO_CONTENT, responses=responses(WrongPassword))
+async def delete_profile(
+    body: DeleteAccountRequest, user: CurrentUser, session: SessionDep, ports: PortsDep
+) -> None:
+    """Delete the account, its sessions, rows and stored files. Needs the password."""
+    await service.delete_account(session=session, ports=ports, user=user, password=body.password)

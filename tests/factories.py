@@ -1,0 +1,117 @@
+"""Test factories: accounts created through the real API, and mail read from the outbox."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+DEFAULT_PASSWORD = "correct horse battery"
+API = "/api/v1"
+
+
+@dataclass
+class TestUser:
+    __test__ = False
+
+    id: str
+    email: str
+    username: str
+    password: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+def signup_body(**overrides: Any) -> dict[str, Any]:
+    suffix = uuid.uuid4().hex[:8]
+    body: dict[str, Any] = {
+        "email": f"person-{suffix}@example.com",
+        "password": DEFAULT_PASSWORD,
+        "confirm_password": DEFAULT_PASSWORD,
+        "username": f"person_{suffix}",
+        "full_name": "Test Person",
+        "dob": "1995-04-12",
+    }
+    body.update(overrides)
+    if "password" in overrides and "confirm_password" not in overrides:
+        body["confirm_password"] = overrides["password"]
+    return body
+
+
+def outbox_messages(app: FastAPI) -> list[Message]:
+    folder: Path = app.state.ports.settings.data_dir / "outbox"
+    if not folder.exists():
+        return []
+    return [message_from_bytes(path.read_bytes()) for path in sorted(folder.glob("*.eml"))]
+
+
+def message_text(message: Message) -> str:
+    for part in message.walk():
+        if part.get_content_type() == "text/plain":
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            return payload.decode(part.get_content_charset() or "utf-8")
+    raise AssertionError("message has no text part")
+
+
+def token_from_text(text: str, page: str) -> str:
+    match = re.search(rf"/{page}\?token=([A-Za-z0-9_\-]+)", text)
+    assert match, f"no {page} link in: {text!r}"
+    return match.group(1)
+
+
+def latest_token(app: FastAPI, email: str, page: str) -> str:
+    for message in reversed(outbox_messages(app)):
+        if message["To"] == email.lower() and f"/{page}?" in message_text(message):
+            return token_from_text(message_text(message), page)
+    raise AssertionError(f"no {page} mail for {email}")
+
+
+async def signup(client: httpx.AsyncClient, **overrides: Any) -> dict[str, Any]:
+    body = signup_body(**overrides)
+    response = await client.post(f"{API}/auth/signup", json=body)
+    assert response.status_code == 201, response.text
+    return body
+
+
+async def confirm(client: httpx.AsyncClient, app: FastAPI, email: str) -> None:
+    token = latest_token(app, email, "confirm-email")
+    response = await client.post(f"{API}/auth/confirm", json={"token": token})
+    assert response.status_code == 200, response.text
+
+
+async def signin(
+    client: httpx.AsyncClient, email: str, password: str = DEFAULT_PASSWORD, **headers: str
+) -> dict[str, Any]:
+    response = await client.post(
+        f"{API}/auth/signin", json={"email": email, "password": password}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+async def create_user(client: httpx.AsyncClient, app: FastAPI, **overrides: Any) -> TestUser:
+    """A confirmed account with a live session, made through the public endpoints."""
+    body = await signup(client, **overrides)
+    await confirm(client, app, body["email"])
+    tokens = await signin(client, body["email"], body["password"])
+    return TestUser(
+        id=tokens["user"]["id"],
+        email=body["email"].lower(),
+        username=body["username"].lower(),
+        password=body["password"],
+        access_token=tokens["access_token"],
+        refresh_token=tokens["refresh_token"],
+    )
