@@ -101,6 +101,8 @@ async def test_set_get_text_and_unicode(upstash: Redis) -> None:
     stored_unicode: object = await upstash.set("unicode", "Grüße, 世界 📸")
     assert stored_unicode is True
     assert await upstash.get("unicode") == "Grüße, 世界 📸"
+    # Status replies other than OK are base64 encoded like any other string.
+    assert await upstash.ping() == "PONG"
     # A stored "OK" must not be confused with the OK status reply.
     await upstash.set("ok", "OK")
     assert await upstash.get("ok") == "OK"
