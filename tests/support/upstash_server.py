@@ -208,13 +208,13 @@ class UpstashBackend:
     async def execute(self, command: Command) -> Reply:
         """Run one command; a Redis error reply raises ResponseError."""
         prepared, reported = self._prepare(command)
-        reply: Reply = await self.client.execute_command(*prepared)  # type: ignore[no-untyped-call]
+        reply: Reply = await self.client.execute_command(*prepared)
         return _reported(reply, reported)
 
     async def _round_trip(self, commands: Sequence[Command]) -> list[Reply]:
         # One connection and one write for the whole batch, like a client-side pipeline.
         pool = self.client.connection_pool
-        connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+        connection = await pool.get_connection()
         try:
             await connection.send_packed_command(connection.pack_commands(commands))
             replies: list[Reply] = []
