@@ -76,6 +76,42 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = 10.0
     mail_from: str = "MugShot Studio <no-reply@mugshot.studio>"
 
+    # Object storage: Supabase Storage when both are set, else a local folder served by the API
+    supabase_url: str = ""
+    supabase_service_role_key: SecretStr | None = None
+    user_assets_bucket: str = "user_assets"
+    profile_photos_bucket: str = "profile_photos"
+    renders_bucket: str = "renders"
+    signed_url_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86400)
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_upload_pixels: int = Field(default=40_000_000, ge=1)
+
+    # Image providers (a model whose key is missing is listed as unavailable)
+    gemini_api_key: SecretStr | None = None
+    gemini_base_url: str = ""
+    gemini_text_model: str = "gemini-2.5-flash"
+    bytedance_api_key: SecretStr | None = None
+    seedream_base_url: str = "https://ark.ap-southeast.bytepluses.com/api/v3"
+    fal_key: SecretStr | None = None
+    fal_queue_url: str = ""
+    provider_timeout_seconds: float = Field(default=120.0, gt=0)
+    provider_retry_seconds: float = Field(default=60.0, ge=0)
+    provider_output_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+
+    # Jobs
+    job_lease_seconds: int = Field(default=300, ge=5)
+    job_max_attempts: int = Field(default=3, ge=1)
+    job_stale_after_seconds: int = Field(default=120, ge=1)
+    sweep_interval_seconds: int = Field(default=60, ge=0)
+    idempotency_ttl_hours: int = Field(default=24, ge=1)
+
+    # Durable dispatch through QStash (in-request background work when unset)
+    qstash_token: SecretStr | None = None
+    qstash_url: str = ""
+    qstash_current_signing_key: SecretStr | None = None
+    qstash_next_signing_key: SecretStr | None = None
+    cron_secret: SecretStr | None = None
+
     @field_validator("allowed_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -83,7 +119,20 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("jwt_secret", mode="before")
+    @field_validator(
+        "jwt_secret",
+        "upstash_redis_rest_token",
+        "smtp_password",
+        "supabase_service_role_key",
+        "gemini_api_key",
+        "bytedance_api_key",
+        "fal_key",
+        "qstash_token",
+        "qstash_current_signing_key",
+        "qstash_next_signing_key",
+        "cron_secret",
+        mode="before",
+    )
     @classmethod
     def _empty_secret_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -135,6 +184,14 @@ class Settings(BaseSettings):
     @property
     def uses_upstash(self) -> bool:
         return bool(self.upstash_redis_rest_url)
+
+    @property
+    def uses_supabase_storage(self) -> bool:
+        return bool(self.supabase_url and self.supabase_service_role_key)
+
+
+def secret_value(secret: SecretStr | None) -> str:
+    return secret.get_secret_value() if secret is not None else ""
 
 
 def normalise_database_url(url: str) -> str:

@@ -1,0 +1,63 @@
+"""What every image model adapter takes and returns, and how it reports failure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+ImageRole = Literal["selfie", "reference", "copy_target"]
+
+
+@dataclass(frozen=True, slots=True)
+class InputImage:
+    data: bytes
+    content_type: str
+    role: ImageRole
+
+
+@dataclass(frozen=True, slots=True)
+class Brief:
+    """The thumbnail as the person described it."""
+
+    platform: str
+    width: int
+    height: int
+    headline: str
+    subtext: str | None
+    vibe: str | None
+    mode: Literal["design", "copy"] = "design"
+    instruction: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RenderRequest:
+    model_id: str  # our catalogue id, e.g. "nano_banana"
+    provider_model: str  # the provider's own model name, e.g. "gemini-2.5-flash-image"
+    brief: Brief
+    prompt: str
+    quality: str
+    images: tuple[InputImage, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+    seed: str = ""  # stable per job, so a retried variant asks for the same picture
+    variant: int = 0
+
+
+class ProviderError(Exception):
+    """A failed generation. `retryable` failures (429, 5xx, timeouts) may be tried again."""
+
+    def __init__(self, user_message: str, *, retryable: bool, internal: str = "") -> None:
+        super().__init__(internal or user_message)
+        self.user_message = user_message
+        self.retryable = retryable
+        self.internal = internal
+
+
+class ImageProvider(Protocol):
+    name: str
+
+    async def render(self, request: RenderRequest) -> bytes:
+        """Return one encoded image (PNG, JPEG or WebP); the caller crops it to size."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,58 @@
+"""One prompt builder for every image model, from the person's brief."""
+
+from __future__ import annotations
+
+from app.providers.base import Brief
+
+_PLATFORM_NAMES = {
+    "youtube": "YouTube video thumbnail",
+    "youtube_shorts": "YouTube Shorts cover",
+    "instagram_post": "Instagram post",
+    "instagram_story": "Instagram story",
+    "tiktok": "TikTok cover",
+    "twitter": "X/Twitter post image",
+    "linkedin": "LinkedIn post image",
+    "custom": "social media thumbnail",
+}
+
+
+def _orientation(width: int, height: int) -> str:
+    if width > height:
+        return "landscape"
+    if height > width:
+        return "portrait"
+    return "square"
+
+
+def build_prompt(brief: Brief, *, selfies: int = 0, references: int = 0) -> str:
+    platform = _PLATFORM_NAMES.get(brief.platform, "social media thumbnail")
+    lines = [
+        f"Design a {platform}, {_orientation(brief.width, brief.height)} "
+        f"{brief.width}x{brief.height} pixels, eye-catching at small sizes.",
+    ]
+    if brief.headline:
+        lines.append(
+            f'Render the headline text exactly as "{brief.headline}" in large, bold, '
+            "high-contrast letters that stay legible on a phone."
+        )
+    if brief.subtext:
+        lines.append(f'Add the smaller supporting text "{brief.subtext}" below the headline.')
+    if brief.vibe:
+        lines.append(f"Overall style and mood: {brief.vibe}.")
+    if selfies:
+        lines.append(
+            "Feature the person from the provided selfie photo"
+            + (" (several angles are provided)" if selfies > 1 else "")
+            + " as the main subject with an expressive face; keep their likeness faithful."
+        )
+    if brief.mode == "copy":
+        lines.append(
+            "Recreate the composition, layout and colour scheme of the provided example "
+            "thumbnail, with the new headline and subject in place of the original ones."
+        )
+    elif references:
+        lines.append("Use the provided reference images for style, colours and props.")
+    if brief.instruction:
+        lines.append(f"Additional direction from the creator: {brief.instruction.strip()}")
+    lines.append("No watermarks, no borders, no extra text beyond what is asked.")
+    return " ".join(lines)

@@ -1,0 +1,277 @@
+"""The model catalogue: what each image model costs, which parameters it takes, and whether the
+configured keys make it available. Adapters are imported only when a model is first used."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from app.config import Settings, secret_value
+from app.kit.errors import Unprocessable
+from app.providers.base import ImageProvider
+
+Quality = Literal["draft", "std", "4k"]
+QUALITIES: tuple[Quality, ...] = ("draft", "std", "4k")
+MAX_VARIANTS = 4
+FOUR_K_LONG_SIDE = 3840
+MAX_SIDE = 4096
+
+
+class UnknownModel(Unprocessable):
+    code = "unknown_model"
+    message = "There is no such model."
+
+
+class ModelUnavailable(Unprocessable):
+    code = "model_unavailable"
+    message = "This model is not available on this server."
+
+
+class InvalidModelParameter(Unprocessable):
+    code = "invalid_parameter"
+    message = "A parameter is not accepted by this model."
+
+
+@dataclass(frozen=True, slots=True)
+class ParamSpec:
+    type: Literal["int", "float", "bool", "enum"]
+    description: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+
+    def check(self, name: str, value: Any) -> Any:
+        if self.type == "bool":
+            if not isinstance(value, bool):
+                raise InvalidModelParameter(f"Parameter '{name}' must be true or false.")
+            return value
+        if self.type == "enum":
+            if value not in self.choices:
+                raise InvalidModelParameter(
+                    f"Parameter '{name}' must be one of: {', '.join(self.choices)}."
+                )
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidModelParameter(f"Parameter '{name}' must be a number.")
+        if self.type == "int" and not float(value).is_integer():
+            raise InvalidModelParameter(f"Parameter '{name}' must be a whole number.")
+        if (self.minimum is not None and value < self.minimum) or (
+            self.maximum is not None and value > self.maximum
+        ):
+            raise InvalidModelParameter(
+                f"Parameter '{name}' must be between {self.minimum:g} and {self.maximum:g}."
+            )
+        return int(value) if self.type == "int" else float(value)
+
+
+SEED = ParamSpec("int", "Fixed seed for repeatable results.", 0, 2_147_483_647)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    id: str
+    label: str
+    provider: Literal["studio", "gemini", "seedream", "fal"]
+    provider_model: str
+    description: str
+    credits_per_image: int
+    quality_multipliers: Mapping[str, int] = field(
+        default_factory=lambda: {"draft": 1, "std": 1, "4k": 2}
+    )
+    max_variants: int = MAX_VARIANTS
+    params: Mapping[str, ParamSpec] = field(default_factory=dict)
+    max_selfies: int = 1
+    max_references: int = 0
+    needs_reference: bool = False
+    strengths: tuple[str, ...] = ()
+
+    def cost(self, quality: str, variants: int) -> int:
+        return self.credits_per_image * self.quality_multipliers[quality] * variants
+
+    def check_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        checked = {}
+        for name, value in params.items():
+            spec = self.params.get(name)
+            if spec is None:
+                accepted = ", ".join(sorted(self.params)) or "none"
+                raise InvalidModelParameter(
+                    f"Model '{self.id}' does not take the parameter '{name}' "
+                    f"(accepted: {accepted})."
+                )
+            checked[name] = spec.check(name, value)
+        return checked
+
+
+CATALOGUE: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        id="studio",
+        label="Studio",
+        provider="studio",
+        provider_model="studio-v1",
+        description="Built-in designer: bold type, vibe palettes and your framed selfie.",
+        credits_per_image=1,
+        max_selfies=1,
+        max_references=1,
+        strengths=("text", "fast", "no_key_needed"),
+    ),
+    ModelSpec(
+        id="nano_banana",
+        label="Nano Banana",
+        provider="gemini",
+        provider_model="gemini-2.5-flash-image",
+        description="Google Gemini 2.5 Flash Image: faithful likeness from selfies, fast edits.",
+        credits_per_image=4,
+        params={"temperature": ParamSpec("float", "Creativity (0-2).", 0, 2)},
+        max_selfies=3,
+        max_references=3,
+        strengths=("likeness", "editing"),
+    ),
+    ModelSpec(
+        id="nano_banana_pro",
+        label="Nano Banana Pro",
+        provider="gemini",
+        provider_model="gemini-3-pro-image-preview",
+        description="Google Gemini 3 Pro Image: the most detailed renders and sharp text.",
+        credits_per_image=10,
+        params={"temperature": ParamSpec("float", "Creativity (0-2).", 0, 2)},
+        max_selfies=5,
+        max_references=6,
+        strengths=("likeness", "text", "detail"),
+    ),
+    ModelSpec(
+        id="seedream",
+        label="Seedream 4.0",
+        provider="seedream",
+        provider_model="seedream-4-0-250828",
+        description="ByteDance Seedream 4.0: photoreal scenes, multi-reference composition.",
+        credits_per_image=4,
+        params={"seed": SEED, "watermark": ParamSpec("bool", "Add the provider's watermark.")},
+        max_selfies=3,
+        max_references=5,
+        strengths=("photoreal", "references"),
+    ),
+    ModelSpec(
+        id="flux_schnell",
+        label="FLUX.1 [schnell]",
+        provider="fal",
+        provider_model="fal-ai/flux/schnell",
+        description="Black Forest Labs FLUX schnell on fal: quick, cheap drafts.",
+        credits_per_image=2,
+        params={
+            "seed": SEED,
+            "num_inference_steps": ParamSpec("int", "Denoising steps (1-12).", 1, 12),
+        },
+        max_selfies=0,
+        strengths=("fast",),
+    ),
+    ModelSpec(
+        id="flux_pro_ultra",
+        label="FLUX1.1 [pro] ultra",
+        provider="fal",
+        provider_model="fal-ai/flux-pro/v1.1-ultra",
+        description="FLUX 1.1 pro ultra on fal: high resolution, natural photographic look.",
+        credits_per_image=6,
+        params={"seed": SEED, "raw": ParamSpec("bool", "Less processed, more natural look.")},
+        max_selfies=0,
+        strengths=("photoreal", "detail"),
+    ),
+    ModelSpec(
+        id="flux_kontext",
+        label="FLUX.1 Kontext [pro]",
+        provider="fal",
+        provider_model="fal-ai/flux-pro/kontext",
+        description="FLUX Kontext on fal: edits your selfie or reference image by instruction.",
+        credits_per_image=5,
+        params={
+            "seed": SEED,
+            "guidance_scale": ParamSpec("float", "Prompt adherence (1-20).", 1, 20),
+        },
+        max_selfies=1,
+        max_references=1,
+        needs_reference=True,
+        strengths=("editing",),
+    ),
+    ModelSpec(
+        id="ideogram_v3",
+        label="Ideogram 3.0",
+        provider="fal",
+        provider_model="fal-ai/ideogram/v3",
+        description="Ideogram 3.0 on fal: the strongest at rendering headline text.",
+        credits_per_image=6,
+        params={
+            "seed": SEED,
+            "rendering_speed": ParamSpec(
+                "enum", "Speed against quality.", choices=("TURBO", "BALANCED", "QUALITY")
+            ),
+            "style": ParamSpec(
+                "enum", "Image style.", choices=("AUTO", "GENERAL", "REALISTIC", "DESIGN")
+            ),
+        },
+        max_selfies=0,
+        max_references=3,
+        strengths=("text",),
+    ),
+)
+
+MODELS: dict[str, ModelSpec] = {spec.id: spec for spec in CATALOGUE}
+
+# Provider name -> (module, class, the setting whose value switches it on).
+_ADAPTERS: dict[str, tuple[str, str, str | None]] = {
+    "studio": ("app.providers.studio", "StudioProvider", None),
+    "gemini": ("app.providers.gemini", "GeminiProvider", "gemini_api_key"),
+    "seedream": ("app.providers.seedream", "SeedreamProvider", "bytedance_api_key"),
+    "fal": ("app.providers.fal", "FalProvider", "fal_key"),
+}
+
+
+def get_model(model_id: str) -> ModelSpec:
+    spec = MODELS.get(model_id)
+    if spec is None:
+        raise UnknownModel(f"Unknown model '{model_id}'. See GET /api/v1/models for the list.")
+    return spec
+
+
+def is_available(spec: ModelSpec, settings: Settings) -> bool:
+    _, _, key_setting = _ADAPTERS[spec.provider]
+    return key_setting is None or bool(secret_value(getattr(settings, key_setting)))
+
+
+def require_available(spec: ModelSpec, settings: Settings) -> None:
+    if not is_available(spec, settings):
+        raise ModelUnavailable(
+            f"The model '{spec.id}' is not configured on this server; choose another one."
+        )
+
+
+def render_size(width: int, height: int, quality: str) -> tuple[int, int]:
+    """The size renders are delivered at: the project's size, scaled up to 4K for `4k`."""
+    if quality != "4k":
+        return width, height
+    scale = min(FOUR_K_LONG_SIDE / max(width, height), MAX_SIDE / max(width, height))
+    if scale <= 1:
+        return width, height
+    return round(width * scale), round(height * scale)
+
+
+class ProviderRegistry:
+    """Builds each provider adapter once, on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._providers: dict[str, ImageProvider] = {}
+
+    def for_model(self, spec: ModelSpec) -> ImageProvider:
+        provider = self._providers.get(spec.provider)
+        if provider is None:
+            module_name, class_name, _ = _ADAPTERS[spec.provider]
+            provider_class = getattr(importlib.import_module(module_name), class_name)
+            provider = provider_class(self.settings)
+            self._providers[spec.provider] = provider
+        return provider
+
+    async def close(self) -> None:
+        for provider in self._providers.values():
+            await provider.close()
+        self._providers.clear()
