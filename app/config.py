@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     # Key-value store
     upstash_redis_rest_url: str = ""
     upstash_redis_rest_token: SecretStr | None = None
+    kv_key_prefix: str = "mugshot"
     allow_ephemeral_kv: bool = False
 
     # Mail

@@ -50,7 +50,9 @@ def build_ports(settings: Settings) -> Ports:
             echo=settings.database_echo,
         ),
         kv=create_key_value_store(
-            settings.upstash_redis_rest_url, token.get_secret_value() if token else None
+            settings.upstash_redis_rest_url,
+            token.get_secret_value() if token else None,
+            prefix=settings.kv_key_prefix,
         ),
         mailer=build_mailer(settings),
     )

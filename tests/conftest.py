@@ -10,6 +10,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -25,6 +26,7 @@ from app.kit.db import Database
 from app.main import create_app
 from app.models import Base
 from tests.support.services import ServiceUnavailable, postgres_server, redis_server
+from tests.support.upstash_server import upstash_rest_server
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -54,6 +56,16 @@ def redis_url() -> Iterator[str]:
             yield url
     except ServiceUnavailable as exc:
         _service_missing("Redis", exc)
+
+
+UPSTASH_TOKEN = "test-upstash-token"
+
+
+@pytest.fixture(scope="session")
+def upstash_url(redis_url: str) -> Iterator[str]:
+    """An Upstash-REST-compatible endpoint in front of the real Redis server."""
+    with upstash_rest_server(redis_url, UPSTASH_TOKEN) as url:
+        yield url
 
 
 def run_migrations(url: str) -> None:
@@ -134,18 +146,30 @@ async def empty_tables(database: Database) -> None:
                 await connection.execute(text(f'DELETE FROM "{name}"'))
 
 
-@pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+@asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """An app on its own settings, with empty tables before and after."""
     application = create_app(settings)
     ports = application.state.ports
     await empty_tables(ports.database)
-    yield application
-    await empty_tables(ports.database)
-    await ports.close()
+    try:
+        yield application
+    finally:
+        await empty_tables(ports.database)
+        await ports.close()
+
+
+def http_client(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    async with running_app(settings) as application:
+        yield application
 
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+    async with http_client(app) as http:
         yield http

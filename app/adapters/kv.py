@@ -262,7 +262,7 @@ class UpstashKeyValueStore:
             self._client = None
 
 
-def create_key_value_store(url: str, token: str | None) -> KeyValueStore:
+def create_key_value_store(url: str, token: str | None, *, prefix: str) -> KeyValueStore:
     if url:
-        return UpstashKeyValueStore(url, token or "")
+        return UpstashKeyValueStore(url, token or "", prefix=prefix)
     return MemoryKeyValueStore()

@@ -1,0 +1,143 @@
+"""Rate limits on the account endpoints, and what happens when the key-value store is down."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.adapters.kv import UpstashKeyValueStore
+from app.config import Settings
+from tests.conftest import UPSTASH_TOKEN, http_client, make_settings, running_app
+from tests.factories import API, create_user, signup_body
+from tests.support.services import free_loopback_port
+
+
+def limited_settings(database_url: str, data_dir: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "rate_limit_signin": 3,
+        "rate_limit_signup": 2,
+        "rate_limit_forgot": 2,
+        "rate_limit_start": 2,
+        "rate_limit_resend": 2,
+    }
+    values.update(overrides)
+    return make_settings(database_url=database_url, data_dir=data_dir, **values)
+
+
+async def exhaust_signin(client: httpx.AsyncClient, email: str, times: int) -> httpx.Response:
+    response = None
+    for _ in range(times):
+        response = await client.post(
+            f"{API}/auth/signin", json={"email": email, "password": "wrong password"}
+        )
+    assert response is not None
+    return response
+
+
+@pytest.fixture(params=["memory", "upstash"])
+def kv_settings(request: pytest.FixtureRequest) -> dict[str, object]:
+    if request.param == "memory":
+        return {}
+    url: str = request.getfixturevalue("upstash_url")
+    return {
+        "upstash_redis_rest_url": url,
+        "upstash_redis_rest_token": UPSTASH_TOKEN,
+        "kv_key_prefix": f"test-{uuid.uuid4().hex[:8]}",
+    }
+
+
+class TestLimits:
+    async def test_signin_is_limited_with_retry_after(
+        self, sqlite_database: str, tmp_path: Path, kv_settings: dict[str, object]
+    ):
+        settings = limited_settings(sqlite_database, tmp_path, **kv_settings)
+        async with running_app(settings) as app, http_client(app) as client:
+            email = f"target-{uuid.uuid4().hex[:6]}@example.com"
+            last_allowed = await exhaust_signin(client, email, 3)
+            assert last_allowed.status_code == 401
+            limited = await exhaust_signin(client, email, 1)
+            assert limited.status_code == 429
+            assert limited.json()["code"] == "rate_limited"
+            assert 1 <= int(limited.headers["retry-after"]) <= 60
+
+    async def test_the_account_is_limited_across_addresses(
+        self, sqlite_database: str, tmp_path: Path, kv_settings: dict[str, object]
+    ):
+        settings = limited_settings(
+            sqlite_database, tmp_path, trust_forwarded_for=True, **kv_settings
+        )
+        async with running_app(settings) as app, http_client(app) as client:
+            email = f"spread-{uuid.uuid4().hex[:6]}@example.com"
+            statuses = []
+            for octet in range(1, 6):
+                response = await client.post(
+                    f"{API}/auth/signin",
+                    json={"email": email, "password": "wrong password"},
+                    headers={"X-Forwarded-For": f"203.0.113.{octet}"},
+                )
+                statuses.append(response.status_code)
+            assert statuses == [401, 401, 401, 429, 429]
+
+    async def test_signup_and_forgot_password_are_limited(
+        self, sqlite_database: str, tmp_path: Path, kv_settings: dict[str, object]
+    ):
+        settings = limited_settings(sqlite_database, tmp_path, **kv_settings)
+        async with running_app(settings) as app, http_client(app) as client:
+            codes = [
+                (await client.post(f"{API}/auth/signup", json=signup_body())).status_code
+                for _ in range(3)
+            ]
+            assert codes == [201, 201, 429]
+            email = f"forgot-{uuid.uuid4().hex[:6]}@example.com"
+            codes = [
+                (
+                    await client.post(f"{API}/auth/forgot-password", json={"email": email})
+                ).status_code
+                for _ in range(3)
+            ]
+            assert codes == [200, 200, 429]
+
+
+class TestKeyValueOutage:
+    async def test_rate_limits_fail_open_and_sessions_answer_503(
+        self, sqlite_database: str, tmp_path: Path, upstash_url: str
+    ):
+        settings = limited_settings(
+            sqlite_database,
+            tmp_path,
+            upstash_redis_rest_url=upstash_url,
+            upstash_redis_rest_token=UPSTASH_TOKEN,
+            kv_key_prefix=f"test-{uuid.uuid4().hex[:8]}",
+        )
+        async with running_app(settings) as app, http_client(app) as client:
+            user = await create_user(client, app)
+            await take_the_store_down(app)
+
+            me = await client.get(f"{API}/auth/me", headers=user.headers)
+            assert me.status_code == 503
+            assert me.json()["code"] == "service_unavailable"
+            # Limits are not enforced while the counters are unreachable.
+            for _ in range(5):
+                response = await client.post(
+                    f"{API}/auth/signin", json={"email": user.email, "password": "wrong pass"}
+                )
+                assert response.status_code == 401
+            signin = await client.post(
+                f"{API}/auth/signin", json={"email": user.email, "password": user.password}
+            )
+            assert signin.status_code == 503
+            health = await client.get("/health")
+            assert health.status_code == 200
+            assert health.json()["status"] == "degraded"
+            assert health.json()["checks"]["kv"]["status"] == "error"
+
+
+async def take_the_store_down(app: FastAPI) -> None:
+    """Point the app's Upstash adapter at an address where nothing listens."""
+    ports = app.state.ports
+    await ports.kv.close()
+    ports.kv = UpstashKeyValueStore(f"http://127.0.0.1:{free_loopback_port()}", UPSTASH_TOKEN)
