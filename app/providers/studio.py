@@ -267,7 +267,7 @@ def _fit_text(
         return None
     # A brute-force balanced split is cheap for a headline but not for a paragraph.
     if len(words) > 24:
-        words = words[:24]
+        words = [*words[:23], words[23] + _ellipsis_for(font_path)]
 
     def layout_at(size: int) -> FittedText | None:
         font = _font(font_path, size)
@@ -857,11 +857,11 @@ VIBE_STYLES: dict[str, VibeStyle] = {
 # Fractions of (width, height): text box, alignment, selfie box. Four per orientation.
 _SELFIE_LAYOUTS: dict[str, tuple[tuple[str, FractionBox, Align, VAlign, FractionBox], ...]] = {
     "landscape": (
-        ("selfie_right", (0.05, 0.07, 0.58, 0.93), "left", "center", (0.58, 0.05, 0.97, 0.95)),
-        ("selfie_left", (0.45, 0.07, 0.95, 0.93), "left", "center", (0.03, 0.05, 0.42, 0.95)),
+        ("selfie_right", (0.05, 0.07, 0.56, 0.93), "left", "center", (0.58, 0.05, 0.97, 0.95)),
+        ("selfie_left", (0.45, 0.07, 0.95, 0.93), "left", "center", (0.03, 0.05, 0.43, 0.95)),
         # The last two let the photo run off the bottom edge, as if leaning into the frame.
         ("selfie_bottom", (0.05, 0.04, 0.95, 0.5), "center", "center", (0.3, 0.52, 0.7, 1.25)),
-        ("selfie_corner", (0.05, 0.07, 0.55, 0.93), "left", "top", (0.56, 0.14, 1.0, 1.22)),
+        ("selfie_corner", (0.05, 0.07, 0.54, 0.93), "left", "top", (0.56, 0.14, 1.0, 1.22)),
     ),
     "square": (
         ("text_top", (0.06, 0.05, 0.94, 0.44), "center", "center", (0.18, 0.46, 0.82, 0.96)),
@@ -1022,7 +1022,13 @@ def _reference_texture(canvas: Image.Image, data: bytes, palette: Palette) -> No
     small = _scaled_size(canvas.size, 4)
     picture = ImageOps.fit(_decode(data, small), small, Image.Resampling.BILINEAR)
     tone = ImageOps.autocontrast(picture.convert("L")).filter(ImageFilter.GaussianBlur(2))
-    tinted = ImageOps.colorize(tone, black=palette.background_end, white=palette.background_start)
+    # Highlights lean toward the accent so the texture still reads on near-black palettes.
+    tinted = ImageOps.colorize(
+        tone,
+        black=palette.background_end,
+        mid=palette.background_start,
+        white=_mix(palette.background_start, palette.accent, 0.6),
+    )
     texture = tinted.resize(canvas.size, Image.Resampling.BILINEAR)
     canvas.paste(Image.blend(canvas, texture, 0.5))
 
@@ -1258,7 +1264,7 @@ def _draw_text_block(
             box_height - subtext_room,
             max_lines=MAX_HEADLINE_LINES,
             min_size=max(12, round(unit * 0.06)),
-            max_size=round(canvas.height * 0.42),
+            max_size=round(canvas.height * 0.55),
             pitch_ratio=1.12,
             descent_ratio=0.04,
             stroke_ratio=0.0 if style.headline_effect == "plain" else 0.045,
