@@ -12,7 +12,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from itertools import combinations
+from itertools import combinations, pairwise
 from pathlib import Path
 from typing import Literal
 
@@ -146,6 +146,19 @@ class Layout:
 
 
 @dataclass(frozen=True, slots=True)
+class TypeSpec:
+    """How one text role is set: its font and spacing, relative to the font size."""
+
+    font_path: Path
+    pitch_ratio: float  # baseline to baseline, in cap heights
+    descent_ratio: float  # room kept below the last baseline, in cap heights
+    stroke_ratio: float  # outline width (or pill padding), in font sizes
+
+    def stroke_at(self, size: int) -> int:
+        return max(1, round(size * self.stroke_ratio)) if self.stroke_ratio else 0
+
+
+@dataclass(frozen=True, slots=True)
 class FittedText:
     lines: tuple[tuple[str, ...], ...]
     size: int
@@ -153,6 +166,14 @@ class FittedText:
     line_pitch: int
     stroke: int
     height: int
+
+
+# Bebas Neue is all caps with no descenders, so its lines can sit close together.
+HEADLINE_TYPE = TypeSpec(HEADLINE_FONT, pitch_ratio=1.12, descent_ratio=0.04, stroke_ratio=0.045)
+UNSTROKED_HEADLINE_TYPE = replace(HEADLINE_TYPE, stroke_ratio=0.0)
+SUBTEXT_TYPE = TypeSpec(SUBTEXT_FONT, pitch_ratio=1.45, descent_ratio=0.3, stroke_ratio=0.05)
+# A pill needs padding around the words; the stroke allowance reserves it.
+SUBTEXT_ON_PILL_TYPE = replace(SUBTEXT_TYPE, stroke_ratio=0.45)
 
 
 # --------------------------------------------------------------------------------------------
@@ -230,32 +251,40 @@ def _balanced_lines(
         best: tuple[float, tuple[int, ...]] | None = None
         for breaks in combinations(range(1, count), line_count - 1):
             bounds = (0, *breaks, count)
-            widest = max(line_width(a, b) for a, b in zip(bounds, bounds[1:], strict=False))
+            widest = max(line_width(start, end) for start, end in pairwise(bounds))
             if best is None or widest < best[0]:
                 best = (widest, bounds)
         assert best is not None
         widest, bounds = best
-        lines = tuple(" ".join(words[a:b]) for a, b in zip(bounds, bounds[1:], strict=False))
+        lines = tuple(" ".join(words[start:end]) for start, end in pairwise(bounds))
         options.append((lines, widest))
     return options
 
 
-def _text_height(cap_height: int, line_pitch: int, line_count: int, descent: int) -> int:
-    return cap_height + line_pitch * (line_count - 1) + descent
+def _fitted(spec: TypeSpec, lines: Sequence[Sequence[str]], size: int) -> FittedText:
+    cap = _cap_height(_font(spec.font_path, size))
+    pitch = max(cap + 1, round(cap * spec.pitch_ratio))
+    stroke = spec.stroke_at(size)
+    height = cap + pitch * (len(lines) - 1) + round(cap * spec.descent_ratio) + 2 * stroke
+    return FittedText(
+        lines=tuple(tuple(line) for line in lines),
+        size=size,
+        cap_height=cap,
+        line_pitch=pitch,
+        stroke=stroke,
+        height=height,
+    )
 
 
 def _fit_text(
     text: str,
-    font_path: Path,
+    spec: TypeSpec,
     box_width: int,
     box_height: int,
     *,
     max_lines: int,
     min_size: int,
     max_size: int,
-    pitch_ratio: float,
-    descent_ratio: float,
-    stroke_ratio: float,
 ) -> FittedText | None:
     """Find the largest size at which text fits the box in at most max_lines lines.
 
@@ -267,42 +296,21 @@ def _fit_text(
         return None
     # A brute-force balanced split is cheap for a headline but not for a paragraph.
     if len(words) > 24:
-        words = [*words[:23], words[23] + _ellipsis_for(font_path)]
+        words = [*words[:23], words[23] + _ellipsis_for(spec.font_path)]
 
     def layout_at(size: int) -> FittedText | None:
-        font = _font(font_path, size)
-        cap = _cap_height(font)
-        pitch = max(cap + 1, round(cap * pitch_ratio))
-        descent = round(cap * descent_ratio)
-        stroke = max(1, round(size * stroke_ratio)) if stroke_ratio else 0
+        font = _font(spec.font_path, size)
+        stroke = spec.stroke_at(size)
         widths = _word_widths(font, words)
-        space = font.getlength(" ")
-        for lines, widest in _balanced_lines(words, widths, space, max_lines):
-            height = _text_height(cap, pitch, len(lines), descent) + 2 * stroke
-            if widest + 2 * stroke <= box_width and height <= box_height:
-                return FittedText(
-                    lines=tuple(tuple(line.split()) for line in lines),
-                    size=size,
-                    cap_height=cap,
-                    line_pitch=pitch,
-                    stroke=stroke,
-                    height=height,
-                )
+        for lines, widest in _balanced_lines(words, widths, font.getlength(" "), max_lines):
+            fitted = _fitted(spec, [line.split() for line in lines], size)
+            if widest + 2 * stroke <= box_width and fitted.height <= box_height:
+                return fitted
         return None
 
-    max_size = max(min_size, max_size)
     if layout_at(min_size) is None:
-        return _ellipsized(
-            words,
-            font_path,
-            box_width,
-            min_size,
-            max_lines,
-            pitch_ratio,
-            descent_ratio,
-            stroke_ratio,
-        )
-    low, high = min_size, max_size
+        return _ellipsized(words, spec, box_width, min_size, max_lines)
+    low, high = min_size, max(min_size, max_size)
     while low < high:
         middle = (low + high + 1) // 2
         if layout_at(middle) is not None:
@@ -313,19 +321,11 @@ def _fit_text(
 
 
 def _ellipsized(
-    words: Sequence[str],
-    font_path: Path,
-    box_width: int,
-    size: int,
-    max_lines: int,
-    pitch_ratio: float,
-    descent_ratio: float,
-    stroke_ratio: float,
+    words: Sequence[str], spec: TypeSpec, box_width: int, size: int, max_lines: int
 ) -> FittedText:
-    font = _font(font_path, size)
-    stroke = max(1, round(size * stroke_ratio)) if stroke_ratio else 0
-    room = box_width - 2 * stroke
-    ellipsis = _ellipsis_for(font_path)
+    font = _font(spec.font_path, size)
+    room = box_width - 2 * spec.stroke_at(size)
+    ellipsis = _ellipsis_for(spec.font_path)
 
     def fits(candidate: str) -> bool:
         return font.getlength(candidate) <= room
@@ -354,17 +354,7 @@ def _ellipsized(
                 last[-1] += ellipsis
             else:
                 last[-1] = shorten(last[-1])
-    cap = _cap_height(font)
-    pitch = max(cap + 1, round(cap * pitch_ratio))
-    height = _text_height(cap, pitch, len(lines), round(cap * descent_ratio)) + 2 * stroke
-    return FittedText(
-        lines=tuple(tuple(line) for line in lines),
-        size=size,
-        cap_height=cap,
-        line_pitch=pitch,
-        stroke=stroke,
-        height=height,
-    )
+    return _fitted(spec, lines, size)
 
 
 def _emphasis_word(lines: Sequence[Sequence[str]]) -> tuple[int, int] | None:
@@ -1243,31 +1233,24 @@ def _draw_text_block(
         share = 0.3 if headline else 1.0
         subtext_fit = _fit_text(
             subtext,
-            SUBTEXT_FONT,
+            SUBTEXT_ON_PILL_TYPE if style.subtext_pill else SUBTEXT_TYPE,
             box_width,
             round(box_height * share) - (separator if headline else 0),
             max_lines=MAX_SUBTEXT_LINES,
             min_size=max(10, round(unit * 0.03)),
             max_size=round(unit * (0.09 if headline else 0.2)),
-            pitch_ratio=1.45,
-            descent_ratio=0.3,
-            # A pill needs padding around the words; the stroke allowance reserves it.
-            stroke_ratio=0.45 if style.subtext_pill else 0.05,
         )
     headline_fit: FittedText | None = None
     if headline:
         subtext_room = subtext_fit.height + separator if subtext_fit else 0
         headline_fit = _fit_text(
             headline,
-            HEADLINE_FONT,
+            HEADLINE_TYPE if style.headline_effect != "plain" else UNSTROKED_HEADLINE_TYPE,
             box_width,
             box_height - subtext_room,
             max_lines=MAX_HEADLINE_LINES,
             min_size=max(12, round(unit * 0.06)),
             max_size=round(canvas.height * 0.55),
-            pitch_ratio=1.12,
-            descent_ratio=0.04,
-            stroke_ratio=0.0 if style.headline_effect == "plain" else 0.045,
         )
 
     block_height = sum(

@@ -6,11 +6,13 @@ import zlib
 from itertools import combinations
 
 import pytest
-from PIL import Image, ImageChops, ImageDraw, ImageStat
+from PIL import Image, ImageChops, ImageDraw, ImageFont, ImageStat
 
 from app.providers.studio import (
     HEADLINE_FONT,
+    HEADLINE_TYPE,
     VIBES,
+    FittedText,
     StudioBrief,
     _drawable_text,
     _fit_text,
@@ -70,6 +72,19 @@ def png_chunk_types(png: bytes) -> list[bytes]:
         types.append(kind)
         offset += 12 + length
     return types
+
+
+def fit_headline(text: str, width: int, height: int, *, min_size: int) -> FittedText | None:
+    return _fit_text(
+        text, HEADLINE_TYPE, width, height, max_lines=3, min_size=min_size, max_size=1000
+    )
+
+
+def widest_line(fitted: FittedText) -> float:
+    font = ImageFont.truetype(
+        str(HEADLINE_TYPE.font_path), fitted.size, layout_engine=ImageFont.Layout.BASIC
+    )
+    return max(font.getlength(" ".join(line)) for line in fitted.lines)
 
 
 def box_centre(box: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int]:
@@ -242,69 +257,30 @@ class TestText:
 
     def test_long_headline_is_ellipsized_to_three_lines(self) -> None:
         words = " ".join(f"word{index}" for index in range(60)).upper()
-        fitted = _fit_text(
-            words,
-            HEADLINE_FONT,
-            600,
-            300,
-            max_lines=3,
-            min_size=40,
-            max_size=200,
-            pitch_ratio=1.1,
-            descent_ratio=0.0,
-            stroke_ratio=0.05,
-        )
+        fitted = fit_headline(words, 600, 300, min_size=40)
         assert fitted is not None
         assert len(fitted.lines) == 3
         assert fitted.size == 40
         assert fitted.lines[-1][-1].endswith("…")
+        assert widest_line(fitted) + 2 * fitted.stroke <= 600
 
     def test_single_overlong_word_is_cut(self) -> None:
-        fitted = _fit_text(
-            "A" * 200,
-            HEADLINE_FONT,
-            300,
-            300,
-            max_lines=3,
-            min_size=40,
-            max_size=200,
-            pitch_ratio=1.1,
-            descent_ratio=0.0,
-            stroke_ratio=0.05,
-        )
+        fitted = fit_headline("A" * 200, 300, 300, min_size=40)
         assert fitted is not None
         assert len(fitted.lines) == 1
         assert fitted.lines[0][0].endswith("…")
+        assert widest_line(fitted) + 2 * fitted.stroke <= 300
 
     def test_short_headline_grows_to_fill_the_box(self) -> None:
-        short = _fit_text(
-            "WOW",
-            HEADLINE_FONT,
-            800,
-            400,
-            max_lines=3,
-            min_size=20,
-            max_size=1000,
-            pitch_ratio=1.1,
-            descent_ratio=0.0,
-            stroke_ratio=0.0,
-        )
-        longer = _fit_text(
-            "WOW THIS IS A LOT MORE TEXT",
-            HEADLINE_FONT,
-            800,
-            400,
-            max_lines=3,
-            min_size=20,
-            max_size=1000,
-            pitch_ratio=1.1,
-            descent_ratio=0.0,
-            stroke_ratio=0.0,
-        )
+        short = fit_headline("WOW", 800, 400, min_size=20)
+        longer = fit_headline("WOW THIS IS A LOT MORE TEXT", 800, 400, min_size=20)
         assert short is not None
         assert longer is not None
         assert short.size > longer.size
+        assert len(longer.lines) > 1
         assert short.height <= 400
+        assert longer.height <= 400
+        assert widest_line(longer) + 2 * longer.stroke <= 800
 
     def test_characters_the_font_lacks_are_dropped_or_simplified(self) -> None:
         assert _drawable_text(HEADLINE_FONT, "BIG 😀 WIN 漢字") == "BIG WIN"
