@@ -1,0 +1,67 @@
+"""Settings: safe production defaults and the development conveniences."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from app.config import Settings, normalise_database_url
+
+
+def production(**overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "environment": "production",
+        "jwt_secret": "p" * 40,
+        "upstash_redis_rest_url": "https://kv.example.com",
+        "upstash_redis_rest_token": "token",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+class TestProductionGuards:
+    def test_accepts_a_complete_configuration(self):
+        assert production().is_production
+
+    @pytest.mark.parametrize("secret", [None, "", "too-short-secret"])
+    def test_refuses_a_missing_or_short_secret(self, secret: str | None):
+        with pytest.raises(ValidationError, match="JWT_SECRET"):
+            production(jwt_secret=secret)
+
+    def test_refuses_the_memory_store_unless_allowed(self):
+        with pytest.raises(ValidationError, match="UPSTASH_REDIS_REST_URL"):
+            production(upstash_redis_rest_url="")
+        assert production(upstash_redis_rest_url="", allow_ephemeral_kv=True).is_production
+
+
+class TestDevelopment:
+    def test_generates_a_secret_once_and_keeps_it(self, tmp_path: Path):
+        first = Settings(_env_file=None, data_dir=tmp_path)
+        second = Settings(_env_file=None, data_dir=tmp_path)
+        assert len(first.signing_secret) >= 32
+        assert first.signing_secret == second.signing_secret
+        assert (tmp_path / "jwt_secret").stat().st_mode & 0o777 == 0o600
+
+    def test_default_database_lives_in_the_data_folder(self, tmp_path: Path):
+        settings = Settings(_env_file=None, data_dir=tmp_path)
+        assert settings.resolved_database_url == f"sqlite+aiosqlite:///{tmp_path}/mugshot.db"
+
+    def test_origins_from_a_comma_list(self, monkeypatch: pytest.MonkeyPatch):
+        monkeypatch.setenv("ALLOWED_ORIGINS", "https://a.example, https://b.example")
+        settings = Settings(_env_file=None)
+        assert settings.allowed_origins == ["https://a.example", "https://b.example"]
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgres://u:p@h:5432/db", "postgresql+asyncpg://u:p@h:5432/db"),
+        ("postgresql://u:p@h/db", "postgresql+asyncpg://u:p@h/db"),
+        ("postgresql+asyncpg://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("sqlite:///x.db", "sqlite+aiosqlite:///x.db"),
+    ],
+)
+def test_database_urls_get_the_async_driver(given: str, expected: str):
+    assert normalise_database_url(given) == expected
