@@ -24,7 +24,7 @@ from app.auth.schemas import (
 )
 from app.auth.sessions import OneTimeTokens, RefreshOutcome, SessionRecord, SessionStore
 from app.credits.service import CreditReason, apply_credit_change
-from app.kit.db import after_commit
+from app.kit.db import after_commit, end_read_only_transaction
 from app.kit.errors import AppError, Conflict, ServiceUnavailable, Unauthorized, Unprocessable
 from app.kit.security import dummy_password_hash, hash_password, issue_access_token, verify_password
 from app.models import User
@@ -142,6 +142,8 @@ async def _send_confirmation(session: AsyncSession, ports: Ports, user: User) ->
 
 
 async def signup(*, session: AsyncSession, ports: Ports, data: SignupRequest) -> User:
+    # Hash before touching the database so no transaction is open during the slow part.
+    password_hash = await hash_password(data.password)
     if await repository.find_by_email(session, data.email) is not None:
         raise EmailTaken()
     if await repository.username_taken(session, data.username):
@@ -151,7 +153,7 @@ async def signup(*, session: AsyncSession, ports: Ports, data: SignupRequest) ->
         username=data.username,
         full_name=data.full_name,
         dob=data.dob,
-        password_hash=await hash_password(data.password),
+        password_hash=password_hash,
         credits=0,
     )
     session.add(user)
@@ -223,6 +225,7 @@ async def signin(
     ip: str,
 ) -> TokenResponse:
     user = await repository.find_by_email(session, email)
+    await end_read_only_transaction(session)
     if user is None or not user.password_hash:
         await verify_password(dummy_password_hash(), password)
         raise InvalidCredentials()
@@ -333,6 +336,7 @@ async def reset_password(
     user = await repository.get_user(session, user_id) if user_id else None
     if user is None:
         raise InvalidToken()
+    await end_read_only_transaction(session)
     await _set_password(user, data.password)
     # Following the mailed link proves the address is theirs.
     await _mark_confirmed(session, ports, user)
@@ -349,6 +353,7 @@ async def change_password(
     current_session_id: str,
     data: ChangePasswordRequest,
 ) -> None:
+    await end_read_only_transaction(session)
     if not user.password_hash or not await verify_password(
         user.password_hash, data.current_password
     ):

@@ -80,6 +80,18 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+async def end_read_only_transaction(session: AsyncSession) -> None:
+    """Finish a transaction that has only read, before slow work such as password hashing.
+
+    Otherwise SQLite's write lock (and, on Postgres, a pooled connection) would be held for the
+    whole computation. Later statements in the request open a new transaction as usual.
+    """
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("the transaction has pending changes; it is not read-only")
+    if session.in_transaction():
+        await session.commit()
+
+
 def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
     """Run `callback` once the request's transaction has committed; dropped on rollback."""
     session.info.setdefault(_AFTER_COMMIT, []).append(callback)

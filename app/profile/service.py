@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import repository
 from app.auth.service import UsernameTaken, WrongPassword, session_store
+from app.kit.db import end_read_only_transaction
 from app.kit.errors import Unprocessable
 from app.kit.security import verify_password
 from app.models import User
@@ -41,6 +42,7 @@ async def update_profile(*, session: AsyncSession, user: User, data: ProfileUpda
 
 
 async def delete_account(*, session: AsyncSession, ports: Ports, user: User, password: str) -> None:
+    await end_read_only_transaction(session)
     if not user.password_hash or not await verify_password(user.password_hash, password):
         raise WrongPassword("The password is incorrect.")
     for cleanup in account_cleanups:
