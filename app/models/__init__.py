@@ -2,7 +2,24 @@
 
 from app.models.asset import Asset, AssetType
 from app.models.base import Base
+from app.models.chat import Chat, ChatMessage
 from app.models.credit import CreditTransaction
+from app.models.project import IdempotencyKey, Job, JobStatus, Project, ProjectStatus, Render
 from app.models.user import User, UserRole
 
-__all__ = ["Asset", "AssetType", "Base", "CreditTransaction", "User", "UserRole"]
+__all__ = [
+    "Asset",
+    "AssetType",
+    "Base",
+    "Chat",
+    "ChatMessage",
+    "CreditTransaction",
+    "IdempotencyKey",
+    "Job",
+    "JobStatus",
+    "Project",
+    "ProjectStatus",
+    "Render",
+    "User",
+    "UserRole",
+]

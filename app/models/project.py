@@ -1,0 +1,114 @@
+"""Projects (thumbnail briefs), their jobs, the renders jobs produce, and idempotency keys."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, CreatedAtMixin, IdMixin, utcnow
+
+
+class ProjectStatus(StrEnum):
+    DRAFT = "draft"
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED)
+
+
+class Project(IdMixin, CreatedAtMixin, Base):
+    __tablename__ = "projects"
+    __table_args__ = (Index("ix_projects_user_created", "user_id", "created_at"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    mode: Mapped[str] = mapped_column(String(10), default="design")
+    platform: Mapped[str] = mapped_column(String(30))
+    width: Mapped[int]
+    height: Mapped[int]
+    headline: Mapped[str] = mapped_column(String(200), default="")
+    subtext: Mapped[str | None] = mapped_column(String(300), default=None)
+    vibe: Mapped[str | None] = mapped_column(String(100), default=None)
+    model_pref: Mapped[str | None] = mapped_column(String(40), default=None)
+    selfie_asset_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    ref_asset_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    copy_target_asset_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    status: Mapped[str] = mapped_column(String(10), default=ProjectStatus.DRAFT.value)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Job(IdMixin, CreatedAtMixin, Base):
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_user_created", "user_id", "created_at"),
+        Index("ix_jobs_project_created", "project_id", "created_at"),
+        Index("ix_jobs_status_updated", "status", "updated_at"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    project_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    model: Mapped[str] = mapped_column(String(40))
+    quality: Mapped[str] = mapped_column(String(10))
+    variants: Mapped[int]
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    instruction: Mapped[str | None] = mapped_column(Text, default=None)
+    status: Mapped[str] = mapped_column(String(10), default=JobStatus.QUEUED.value)
+    progress: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(String(500), default=None)
+    cost_credits: Mapped[int]
+    refunded_credits: Mapped[int] = mapped_column(default=0)
+    attempts: Mapped[int] = mapped_column(default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def job_status(self) -> JobStatus:
+        return JobStatus(self.status)
+
+
+class Render(IdMixin, CreatedAtMixin, Base):
+    __tablename__ = "renders"
+    __table_args__ = (UniqueConstraint("job_id", "variant", name="uq_renders_job_variant"),)
+
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    variant: Mapped[int]
+    bucket: Mapped[str] = mapped_column(String(100))
+    path: Mapped[str] = mapped_column(String(1024))
+    width: Mapped[int]
+    height: Mapped[int]
+    content_type: Mapped[str] = mapped_column(String(50))
+    size_bytes: Mapped[int]
+
+
+class IdempotencyKey(IdMixin, CreatedAtMixin, Base):
+    """A client's retry key for POST /jobs, written in the same transaction as the job."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_idempotency_keys_user_key"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    response_status: Mapped[int]
+    response_body: Mapped[dict[str, Any]] = mapped_column(JSON)
