@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from app.config import Settings, secret_value
 from app.providers.base import InputImage, ProviderError, RenderRequest
-from app.providers.output import sniff_image
+from app.providers.output import TOO_LARGE, sniff_image
 from app.providers.retry import call_with_retries
 
 if TYPE_CHECKING:
@@ -93,7 +93,8 @@ def classify_failure(error: BaseException, *, user_message: str = REJECTED) -> P
         internal = f"gemini HTTP {error.code} {error.status or ''}: {error.message or ''}".strip()
         if error.code in _RETRYABLE_STATUS or error.code >= 500:
             return ProviderError(UNREACHABLE, retryable=True, internal=internal)
-        if error.code in {401, 403} or "API_KEY" in str(error.details):
+        # A bad key answers 400 API_KEY_INVALID; an unknown model name answers 404.
+        if error.code in {401, 403, 404} or "API_KEY" in str(error.details):
             return ProviderError(NOT_CONFIGURED, retryable=False, internal=internal)
         return ProviderError(user_message, retryable=False, internal=internal)
     if isinstance(error, TimeoutError) or _is_transport_error(error):
@@ -111,6 +112,9 @@ def _build_client(settings: Settings, timeout_seconds: float) -> Client:
     from google import genai
     from google.genai import types
 
+    api_key = secret_value(settings.gemini_api_key)
+    if not api_key:
+        raise ProviderError(NOT_CONFIGURED, retryable=False, internal="GEMINI_API_KEY is not set")
     options = types.HttpOptions(
         base_url=settings.gemini_base_url or None,
         api_version=API_VERSION,
@@ -118,9 +122,7 @@ def _build_client(settings: Settings, timeout_seconds: float) -> Client:
         # One attempt per call: call_with_retries owns the retry policy and its time budget.
         retry_options=types.HttpRetryOptions(attempts=1),
     )
-    return genai.Client(
-        api_key=secret_value(settings.gemini_api_key), vertexai=False, http_options=options
-    )
+    return genai.Client(api_key=api_key, vertexai=False, http_options=options)
 
 
 async def _close_client(client: Client) -> None:
@@ -152,7 +154,7 @@ def _image_parts(images: Sequence[InputImage]) -> list[genai_types.Part]:
     return parts
 
 
-def extract_image(response: genai_types.GenerateContentResponse) -> bytes:
+def extract_image(response: genai_types.GenerateContentResponse, *, max_bytes: int) -> bytes:
     """The first generated image of a response, or a final ProviderError saying why not."""
     feedback = response.prompt_feedback
     if feedback is not None and feedback.block_reason is not None:
@@ -171,6 +173,8 @@ def extract_image(response: genai_types.GenerateContentResponse) -> bytes:
                 continue
             if not (blob.mime_type or "").startswith("image/"):
                 continue
+            if len(blob.data) > max_bytes:
+                raise ProviderError(TOO_LARGE, retryable=False, internal=f"{len(blob.data)} bytes")
             sniff_image(blob.data)
             return blob.data
         if reason in _SAFETY_FINISH_REASONS:
@@ -226,7 +230,7 @@ class GeminiProvider:
                 ),
                 timeout_seconds=self.settings.provider_timeout_seconds,
             )
-            return extract_image(response)
+            return extract_image(response, max_bytes=self.settings.provider_output_max_bytes)
 
         return await call_with_retries(
             generate,

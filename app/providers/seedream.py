@@ -36,6 +36,7 @@ BLOCKED = (
 )
 REJECTED = "The image service could not process this request."
 NOT_CONFIGURED = "The image service is not configured correctly on this server."
+UNREADABLE_INPUT = "One of the photos for this thumbnail could not be read."
 NO_IMAGE = "The image service did not return an image for this request. Please try again."
 
 
@@ -80,7 +81,12 @@ async def data_uri(image: InputImage) -> str:
     subtype = _ACCEPTED_INPUT_TYPES.get(image.content_type)
     data = image.data
     if subtype is None:
-        data = await asyncio.to_thread(_to_png, data)
+        try:
+            data = await asyncio.to_thread(_to_png, data)
+        except (OSError, ValueError) as error:
+            raise ProviderError(
+                UNREADABLE_INPUT, retryable=False, internal=f"input image unreadable: {error}"
+            ) from None
         subtype = "png"
     return f"data:image/{subtype};base64,{b64encode(data).decode('ascii')}"
 
@@ -108,7 +114,8 @@ def classify_status(status: int, code: str, message: str) -> ProviderError:
         return ProviderError(UNREACHABLE, retryable=True, internal=internal)
     if _is_content_block(code):
         return ProviderError(BLOCKED, retryable=False, internal=internal)
-    if status in {401, 403}:
+    # 401 bad key, 403 overdue account or no access, 404 model not activated for the account.
+    if status in {401, 403, 404}:
         return ProviderError(NOT_CONFIGURED, retryable=False, internal=internal)
     return ProviderError(REJECTED, retryable=False, internal=internal)
 
@@ -176,8 +183,13 @@ class SeedreamProvider:
     async def _generate(self, body: dict[str, Any]) -> dict[str, Any]:
         import httpx
 
+        api_key = secret_value(self.settings.bytedance_api_key)
+        if not api_key:
+            raise ProviderError(
+                NOT_CONFIGURED, retryable=False, internal="BYTEDANCE_API_KEY is not set"
+            )
         client = self._get_client()
-        headers = {"Authorization": f"Bearer {secret_value(self.settings.bytedance_api_key)}"}
+        headers = {"Authorization": f"Bearer {api_key}"}
         try:
             async with asyncio.timeout(self.settings.provider_timeout_seconds):
                 response = await client.post(self.endpoint, json=body, headers=headers)

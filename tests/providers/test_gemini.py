@@ -26,7 +26,7 @@ from app.providers.gemini import (
     chat_reply,
     nearest_aspect_ratio,
 )
-from app.providers.output import NOT_AN_IMAGE
+from app.providers.output import NOT_AN_IMAGE, TOO_LARGE
 from tests.providers.inputs import encoded_image, make_request, selfie
 from tests.support.gemini_server import GeminiServerHandle, gemini_server
 
@@ -206,6 +206,37 @@ class TestRender:
         assert caught.value.user_message == NOT_CONFIGURED
         assert "AIza-wrong-key" not in caught.value.user_message
         assert len(server.requests) == 0
+
+    async def test_an_unknown_model_is_final(self, provider: GeminiProvider) -> None:
+        request = make_request(model_id="nano_banana", provider_model="gemini-0-image")
+
+        with pytest.raises(ProviderError) as caught:
+            await provider.render(request)
+
+        assert not caught.value.retryable
+        assert caught.value.user_message == NOT_CONFIGURED
+        assert "404" in caught.value.internal
+
+    async def test_a_missing_key_is_final(self, server: GeminiServerHandle) -> None:
+        adapter = GeminiProvider(settings_for(server, gemini_api_key=""))
+
+        with pytest.raises(ProviderError) as caught:
+            await adapter.render(nano_banana())
+
+        assert not caught.value.retryable
+        assert caught.value.user_message == NOT_CONFIGURED
+        assert server.requests == []
+
+    async def test_an_oversized_image_is_refused(self, server: GeminiServerHandle) -> None:
+        adapter = GeminiProvider(settings_for(server, provider_output_max_bytes=1024))
+        try:
+            with pytest.raises(ProviderError) as caught:
+                await adapter.render(nano_banana())
+        finally:
+            await adapter.close()
+
+        assert not caught.value.retryable
+        assert caught.value.user_message == TOO_LARGE
 
     async def test_an_unreachable_service_is_retryable(self, server: GeminiServerHandle) -> None:
         # A port nothing listens on: bind one, note its number, release it.

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from app.config import Settings
-from app.providers.base import ProviderError, RenderRequest
+from app.providers.base import InputImage, ProviderError, RenderRequest
 from app.providers.output import DOWNLOAD_FAILED, NOT_AN_IMAGE, TOO_LARGE, download_image
 from app.providers.seedream import (
     BLOCKED,
@@ -20,6 +20,7 @@ from app.providers.seedream import (
     MIN_PIXELS,
     NOT_CONFIGURED,
     UNREACHABLE,
+    UNREADABLE_INPUT,
     SeedreamProvider,
     request_seed,
     seedream_size,
@@ -240,6 +241,22 @@ class TestRender:
 
         assert not caught.value.retryable
         assert_safe(caught.value)
+
+    async def test_a_missing_key_is_final(self, server: SeedreamServerHandle) -> None:
+        with pytest.raises(ProviderError) as caught:
+            await render_with(server, seedream(), bytedance_api_key="")
+
+        assert caught.value.user_message == NOT_CONFIGURED
+        assert server.requests == []
+
+    async def test_an_unreadable_input_photo_is_final(self, provider: SeedreamProvider) -> None:
+        broken = InputImage(data=b"RIFF....WEBPVP8 junk", content_type="image/webp", role="selfie")
+
+        with pytest.raises(ProviderError) as caught:
+            await provider.render(seedream(images=(broken,)))
+
+        assert not caught.value.retryable
+        assert caught.value.user_message == UNREADABLE_INPUT
 
     async def test_expired_download_link_is_final(self, server: SeedreamServerHandle) -> None:
         async with httpx.AsyncClient() as client:

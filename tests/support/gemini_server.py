@@ -32,6 +32,9 @@ from starlette.routing import Route
 from tests.support.wire import FaultState, ReceivedRequest, render_image, serve, stall
 
 API_VERSIONS = frozenset({"v1", "v1beta"})
+MODELS = frozenset(
+    {"gemini-2.5-flash-image", "gemini-3-pro-image-preview", "gemini-2.5-flash", "gemini-2.5-pro"}
+)
 # Output sizes of the image models at 1K, by aspect ratio.
 IMAGE_SIZES_1K = {
     "1:1": (1024, 1024),
@@ -178,6 +181,13 @@ def create_gemini_app(state: FaultState, api_key: str) -> Starlette:
                         "metadata": {"service": "generativelanguage.googleapis.com"},
                     }
                 ],
+            )
+        if model not in MODELS:
+            return google_error(
+                404,
+                f"models/{model} is not found for API version {version}, or is not supported "
+                "for generateContent. Call ListModels to see the list of available models and "
+                "their supported methods.",
             )
         try:
             body = json.loads(await request.body())
