@@ -40,7 +40,8 @@ BLOCKED = (
 )
 UNUSABLE = "The image model returned an unusable result; please try again or choose another model."
 TOO_LARGE = "The image model returned a file larger than this server accepts."
-CREDENTIALS = "The image service refused this server's credentials; choose another model."
+# 401/403: a wrong key, or fal locked the account (e.g. an exhausted balance).
+REFUSED = "The image service is refusing requests from this server; choose another model."
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,7 +337,7 @@ def _classify_http_error(app_id: str, error: Any) -> ProviderError:
     if "content_policy_violation" in types or error_type == "content_policy_violation":
         return ProviderError(BLOCKED, retryable=False, internal=internal)
     if status in (401, 403):
-        return ProviderError(CREDENTIALS, retryable=False, internal=internal)
+        return ProviderError(REFUSED, retryable=False, internal=internal)
     if _is_transient(status):
         return ProviderError(BUSY, retryable=True, internal=internal)
     return ProviderError(REJECTED, retryable=False, internal=internal)

@@ -373,7 +373,7 @@ class TestFinalFailures:
             await adapter.close()
 
         assert caught.value.retryable is False
-        assert caught.value.user_message == fal_module.CREDENTIALS
+        assert caught.value.user_message == fal_module.REFUSED
         assert "401" in caught.value.internal
         assert "fal-test-key-wrong" not in caught.value.internal
         assert len(server.submits()) == 1
