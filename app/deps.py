@@ -28,7 +28,7 @@ def get_settings_dep(ports: PortsDep) -> Settings:
 
 
 async def get_session(ports: PortsDep) -> AsyncIterator[AsyncSession]:
-    async for session in transaction(ports.database.sessionmaker):
+    async with transaction(ports.database.sessionmaker) as session:
         yield session
 
 

@@ -9,13 +9,16 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app.auth.router import router as auth_router
+from app.chat.router import router as chat_router
 from app.config import API_PREFIX, Settings, get_settings
 from app.credits.router import router as credits_router
 from app.health.router import router as health_router
+from app.jobs.router import router as jobs_router
 from app.kit.errors import install_error_handlers
 from app.kit.observability import RequestContextMiddleware, configure_logging
 from app.ports import Ports, build_ports
 from app.profile.router import router as profile_router
+from app.projects.router import router as projects_router
 
 
 def create_app(settings: Settings | None = None, *, ports: Ports | None = None) -> FastAPI:
@@ -41,7 +44,15 @@ def create_app(settings: Settings | None = None, *, ports: Ports | None = None) 
     app.state.ports = app_ports
     install_error_handlers(app)
 
-    for router in (auth_router, profile_router, credits_router, health_router):
+    for router in (
+        auth_router,
+        profile_router,
+        credits_router,
+        projects_router,
+        jobs_router,
+        chat_router,
+        health_router,
+    ):
         app.include_router(router)
 
     app.add_middleware(

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 
+from app.adapters.dispatch import InProcessDispatcher, JobDispatcher
 from app.adapters.kv import KeyValueStore, create_key_value_store
 from app.adapters.mail import Mailer, OutboxMailer, SmtpMailer
 from app.config import Settings
 from app.kit.db import Database
+from app.providers.registry import ProviderRegistry
 
 logger = logging.getLogger("app.ports")
 
@@ -19,8 +22,12 @@ class Ports:
     database: Database
     kv: KeyValueStore
     mailer: Mailer
+    providers: ProviderRegistry
+    dispatcher: JobDispatcher = field(init=False)
 
     async def close(self) -> None:
+        await self.dispatcher.drain()
+        await self.providers.close()
         await self.kv.close()
         await self.database.dispose()
 
@@ -40,9 +47,18 @@ def build_mailer(settings: Settings) -> Mailer:
     return OutboxMailer(settings.data_dir / "outbox", settings.mail_from)
 
 
+def build_dispatcher(ports: Ports) -> JobDispatcher:
+    from app.jobs.runner import run_job
+
+    async def run(job_id: uuid.UUID) -> None:
+        await run_job(ports, job_id)
+
+    return InProcessDispatcher(run)
+
+
 def build_ports(settings: Settings) -> Ports:
     token = settings.upstash_redis_rest_token
-    return Ports(
+    ports = Ports(
         settings=settings,
         database=Database(
             settings.resolved_database_url,
@@ -55,4 +71,7 @@ def build_ports(settings: Settings) -> Ports:
             prefix=settings.kv_key_prefix,
         ),
         mailer=build_mailer(settings),
+        providers=ProviderRegistry(settings),
     )
+    ports.dispatcher = build_dispatcher(ports)
+    return ports

@@ -115,3 +115,47 @@ async def create_user(client: httpx.AsyncClient, app: FastAPI, **overrides: Any)
         access_token=tokens["access_token"],
         refresh_token=tokens["refresh_token"],
     )
+
+
+async def create_project(
+    client: httpx.AsyncClient, user: TestUser, **overrides: Any
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "platform": "youtube",
+        "headline": "I tried this for 30 days",
+        "subtext": "What nobody tells you",
+        "vibe": "bold",
+    }
+    body.update(overrides)
+    response = await client.post(f"{API}/projects", json=body, headers=user.headers)
+    assert response.status_code == 201, response.text
+    project: dict[str, Any] = response.json()
+    return project
+
+
+async def submit_job(
+    client: httpx.AsyncClient, user: TestUser, project_id: str, **overrides: Any
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"project_id": project_id, "quality": "std", "variants": 1}
+    body.update(overrides)
+    response = await client.post(f"{API}/jobs", json=body, headers=user.headers)
+    assert response.status_code == 202, response.text
+    job: dict[str, Any] = response.json()
+    return job
+
+
+async def wait_for_job(
+    client: httpx.AsyncClient, app: FastAPI, user: TestUser, job_id: str
+) -> dict[str, Any]:
+    """Let the background work finish, then read the job as a client would."""
+    await app.state.ports.dispatcher.drain()
+    response = await client.get(f"{API}/jobs/{job_id}", headers=user.headers)
+    assert response.status_code == 200, response.text
+    job: dict[str, Any] = response.json()
+    return job
+
+
+async def balance(client: httpx.AsyncClient, user: TestUser) -> int:
+    response = await client.get(f"{API}/credits/balance", headers=user.headers)
+    credits: int = response.json()["credits"]
+    return credits

@@ -1,0 +1,56 @@
+"""Bodies of the chat endpoints."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from app.jobs.schemas import JobCreated
+
+
+class ChatCreate(BaseModel):
+    session_name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+        | None
+    ) = None
+    project_id: uuid.UUID | None = None
+
+
+class ChatOut(BaseModel):
+    id: uuid.UUID
+    chat_id: uuid.UUID
+    session_name: str
+    project_id: uuid.UUID | None
+    url: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class MessageCreate(BaseModel):
+    content: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+    sender: Literal["user"] = "user"
+    generate: bool = False
+    quality: Literal["draft", "std", "4k"] = "std"
+    variants: Annotated[int, Field(ge=1, le=4)] = 1
+    model: Annotated[str, StringConstraints(max_length=40)] | None = None
+    params: dict[str, Any] = Field(default_factory=dict, max_length=20)
+
+
+class MessageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    chat_id: uuid.UUID
+    sender: str
+    content: str
+    job_id: uuid.UUID | None
+    created_at: datetime
+
+
+class MessageExchange(BaseModel):
+    message: MessageOut
+    reply: MessageOut
+    job: JobCreated | None

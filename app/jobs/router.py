@@ -1,0 +1,156 @@
+"""HTTP routes of `/jobs` (submit, follow, cancel) and `/models` (the catalogue)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterable
+from typing import Annotated
+
+from fastapi import APIRouter, Header
+from fastapi.responses import JSONResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+
+from app.auth.deps import CurrentUser
+from app.auth.router import AUTHED
+from app.config import API_PREFIX
+from app.credits.service import InsufficientCredits
+from app.deps import PortsDep, SessionDep
+from app.jobs import repository, service
+from app.jobs.deps import OwnedJob
+from app.jobs.schemas import JobCreate, JobCreated, JobEvent, JobOut, ModelOut
+from app.kit.errors import responses
+from app.kit.pagination import Page, PageParamsDep
+from app.models import JobStatus
+from app.projects.deps import ProjectNotFound
+from app.providers.registry import InvalidModelParameter, ModelUnavailable, UnknownModel
+
+router = APIRouter(prefix=API_PREFIX, tags=["jobs"])
+NOT_FOUND = responses(service.JobNotFound)
+
+# How often a stream looks at the job, and when it sends a keep-alive comment.
+EVENT_POLL_SECONDS = 0.5
+EVENT_KEEPALIVE_SECONDS = 15.0
+EVENT_STREAM_MAX_SECONDS = 600.0
+
+
+@router.get("/models", response_model=list[ModelOut])
+async def list_models(ports: PortsDep) -> list[ModelOut]:
+    """Every image model with its cost and whether this server has the key it needs."""
+    return service.catalogue(ports)
+
+
+@router.post(
+    "/jobs",
+    status_code=202,
+    response_model=JobCreated,
+    responses={
+        **AUTHED,
+        **responses(
+            InsufficientCredits,
+            ProjectNotFound,
+            UnknownModel,
+            ModelUnavailable,
+            InvalidModelParameter,
+            service.ReferenceRequired,
+            service.IdempotencyKeyReused,
+            service.IdempotencyKeyInFlight,
+        ),
+    },
+)
+async def submit_job(
+    body: JobCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    ports: PortsDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=1,
+            max_length=200,
+            description="Retry-safe key: the same key and body within 24 h answer the same.",
+        ),
+    ] = None,
+) -> JSONResponse:
+    """Charge the credits and queue the job; follow it with GET /jobs/{id} or its events."""
+    status, payload = await service.submit_job(
+        session=session, ports=ports, user=user, data=body, idempotency_key=idempotency_key
+    )
+    return JSONResponse(payload, status_code=status)
+
+
+@router.get("/jobs", response_model=Page[JobOut], responses=AUTHED)
+async def list_jobs(
+    user: CurrentUser,
+    session: SessionDep,
+    ports: PortsDep,
+    page: PageParamsDep,
+    status: JobStatus | None = None,
+    project_id: uuid.UUID | None = None,
+) -> Page[JobOut]:
+    """The caller's job history, newest first; filter by status or project."""
+    return await service.list_jobs(
+        session=session,
+        ports=ports,
+        user_id=user.id,
+        project_id=project_id,
+        status=status.value if status else None,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut, responses={**AUTHED, **NOT_FOUND})
+async def get_job(job: OwnedJob, session: SessionDep, ports: PortsDep) -> JobOut:
+    [view] = await service.job_views(session, ports, [job])
+    return view
+
+
+@router.post(
+    "/jobs/{job_id}/cancel",
+    response_model=JobOut,
+    responses={**AUTHED, **NOT_FOUND, **responses(service.JobAlreadyFinished)},
+)
+async def cancel_job(job: OwnedJob, session: SessionDep, ports: PortsDep) -> JobOut:
+    """Queued: canceled and refunded. Running: stops before the next variant, refunds the rest."""
+    updated = await service.cancel_job(session=session, job=job)
+    [view] = await service.job_views(session, ports, [updated])
+    return view
+
+
+@router.get(
+    "/jobs/{job_id}/events",
+    response_class=EventSourceResponse,
+    responses={**AUTHED, **NOT_FOUND},
+)
+async def job_events(job: OwnedJob, ports: PortsDep) -> AsyncIterable[ServerSentEvent]:
+    """Server-sent events: a `status` event whenever status or progress changes, until the
+    job ends (the last event is `end`)."""
+    job_id = job.id
+    last: JobEvent | None = None
+    started = last_sent = time.monotonic()
+    while time.monotonic() - started < EVENT_STREAM_MAX_SECONDS:
+        async with ports.database.sessionmaker() as session:
+            current = await repository.get(session, job_id)
+            produced = len(await repository.produced_variants(session, job_id))
+        if current is None:
+            yield ServerSentEvent(data={"id": str(job_id), "status": "deleted"}, event="end")
+            return
+        event = JobEvent(
+            id=current.id,
+            status=current.status,
+            progress=current.progress,
+            error=current.error,
+            renders=produced,
+        )
+        if event != last:
+            final = JobStatus(current.status).is_final
+            yield ServerSentEvent(data=event, event="end" if final else "status")
+            last, last_sent = event, time.monotonic()
+            if final:
+                return
+        elif time.monotonic() - last_sent > EVENT_KEEPALIVE_SECONDS:
+            yield ServerSentEvent(comment="keep-alive")
+            last_sent = time.monotonic()
+        await asyncio.sleep(EVENT_POLL_SECONDS)

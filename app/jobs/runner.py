@@ -1,0 +1,243 @@
+"""Running a job: claim it under a lease, render each variant, store it, finish exactly once.
+
+Every step that changes the job is a conditional UPDATE keyed on the attempt number that
+claimed it, so a runner whose lease expired (and whose job another runner took over) can no
+longer write progress, renders or the final state. Variants already stored are skipped, so a
+re-run after a crash resumes where the last one stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import anyio
+from sqlalchemy.exc import IntegrityError
+
+from app.adapters.storage import ObjectNotFound
+from app.jobs import repository
+from app.jobs.imaging import fit_render
+from app.jobs.service import refund_unproduced
+from app.kit.db import transaction
+from app.models import Asset, Job, JobStatus, Project, Render
+from app.projects import repository as projects_repository
+from app.providers.base import Brief, InputImage, ProviderError, RenderRequest
+from app.providers.prompt import build_prompt
+from app.providers.registry import ModelSpec, get_model, render_size
+
+if TYPE_CHECKING:
+    from app.ports import Ports
+
+logger = logging.getLogger("app.jobs")
+
+UNEXPECTED_FAILURE = "Rendering failed unexpectedly. Your credits for it were refunded."
+INPUT_MISSING = "A photo used by this project was deleted. Update the project and try again."
+CANCELED = "Canceled."
+
+_QUOTED = re.compile(r"[\"“”]([^\"“”]{1,200})[\"“”]")
+
+
+class LostLease(Exception):
+    """Another runner owns the job now; this one stops without touching it."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunPlan:
+    job: Job
+    spec: ModelSpec
+    brief: Brief
+    prompt: str
+    images: tuple[InputImage, ...]
+
+
+def headline_from_instruction(instruction: str | None) -> str | None:
+    """A quoted text in a chat instruction replaces the headline: make it "Big News"."""
+    if not instruction:
+        return None
+    match = _QUOTED.search(instruction)
+    return match.group(1).strip() if match else None
+
+
+async def _load_images(ports: Ports, spec: ModelSpec, assets: list[Asset]) -> list[InputImage]:
+    images = []
+    for asset in assets:
+        try:
+            data = await ports.storage.get(asset.bucket, asset.path)
+        except ObjectNotFound as exc:
+            raise ProviderError(INPUT_MISSING, retryable=False, internal=str(asset.id)) from exc
+        role = {"selfie": "selfie", "copy_target": "copy_target"}.get(asset.type, "reference")
+        images.append(InputImage(data=data, content_type=asset.content_type, role=role))  # type: ignore[arg-type]
+    return images
+
+
+async def _plan(ports: Ports, job: Job) -> RunPlan:
+    async with ports.database.sessionmaker() as session:
+        project = await session.get(Project, job.project_id)
+        if project is None:
+            raise ProviderError(INPUT_MISSING, retryable=False, internal="project gone")
+        spec = get_model(job.model)
+        selfie_ids = [uuid.UUID(i) for i in project.selfie_asset_ids][: spec.max_selfies]
+        ref_ids = [uuid.UUID(i) for i in project.ref_asset_ids][: spec.max_references]
+        wanted = selfie_ids + ref_ids
+        if project.copy_target_asset_id is not None:
+            wanted.append(project.copy_target_asset_id)
+        found = {
+            asset.id: asset
+            for asset in await projects_repository.owned_assets(
+                session, user_id=job.user_id, ids=wanted
+            )
+        }
+    if len(found) < len(set(wanted)):
+        raise ProviderError(INPUT_MISSING, retryable=False, internal="asset row gone")
+    images = await _load_images(ports, spec, [found[i] for i in dict.fromkeys(wanted)])
+    width, height = render_size(project.width, project.height, job.quality)
+    brief = Brief(
+        platform=project.platform,
+        width=width,
+        height=height,
+        headline=headline_from_instruction(job.instruction) or project.headline,
+        subtext=project.subtext,
+        vibe=project.vibe,
+        mode="copy" if project.mode == "copy" else "design",
+        instruction=job.instruction,
+    )
+    prompt = build_prompt(
+        brief,
+        selfies=sum(1 for image in images if image.role == "selfie"),
+        references=sum(1 for image in images if image.role != "selfie"),
+    )
+    return RunPlan(job=job, spec=spec, brief=brief, prompt=prompt, images=tuple(images))
+
+
+async def _store_variant(
+    ports: Ports, plan: RunPlan, attempt: int, variant: int, produced: set[int]
+) -> None:
+    job = plan.job
+    provider = ports.providers.for_model(plan.spec)
+    output = await provider.render(
+        RenderRequest(
+            model_id=plan.spec.id,
+            provider_model=plan.spec.provider_model,
+            brief=plan.brief,
+            prompt=plan.prompt,
+            quality=job.quality,
+            images=plan.images,
+            params=job.params,
+            seed=str(job.id),
+            variant=variant,
+        )
+    )
+    width, height = plan.brief.width, plan.brief.height
+    png = await anyio.to_thread.run_sync(fit_render, output, width, height)
+    bucket = ports.buckets.renders.name
+    # A random part keeps render URLs unguessable although the bucket is public-read.
+    path = f"{job.user_id}/{job.id}/{variant}-{secrets.token_urlsafe(12)}.png"
+    await ports.storage.put(bucket, path, png, content_type="image/png", upsert=False)
+    try:
+        async with transaction(ports.database.sessionmaker) as session:
+            session.add(
+                Render(
+                    job_id=job.id,
+                    user_id=job.user_id,
+                    variant=variant,
+                    bucket=bucket,
+                    path=path,
+                    width=width,
+                    height=height,
+                    content_type="image/png",
+                    size_bytes=len(png),
+                )
+            )
+            await session.flush()
+            progress = round(100 * (len(produced) + 1) / job.variants)
+            if not await repository.record_progress(
+                session,
+                job_id=job.id,
+                attempt=attempt,
+                progress=min(progress, 99),
+                lease_seconds=ports.settings.job_lease_seconds,
+            ):
+                raise LostLease()
+    except (LostLease, IntegrityError):
+        await ports.storage.delete(bucket, [path])
+        raise LostLease() from None
+    produced.add(variant)
+
+
+async def _finish(
+    ports: Ports, job: Job, attempt: int, status: JobStatus, error: str | None = None
+) -> None:
+    async with transaction(ports.database.sessionmaker) as session:
+        produced = len(await repository.produced_variants(session, job.id))
+        values: dict[str, object] = {"status": status.value, "error": error}
+        if status is JobStatus.SUCCEEDED:
+            values["progress"] = 100
+        if not await repository.finish(
+            session,
+            job_id=job.id,
+            from_status=JobStatus.RUNNING.value,
+            attempt=attempt,
+            values=values,
+        ):
+            return
+        if status is not JobStatus.SUCCEEDED:
+            fresh = await repository.get(session, job.id)
+            assert fresh is not None
+            await refund_unproduced(session, fresh, produced)
+        await repository.refresh_project_status(session, job.project_id)
+    logger.info(
+        "job finished", extra={"job_id": str(job.id), "status": status.value, "attempt": attempt}
+    )
+
+
+async def claim_job(ports: Ports, job_id: uuid.UUID) -> Job | None:
+    async with transaction(ports.database.sessionmaker) as session:
+        job = await repository.claim(
+            session,
+            job_id=job_id,
+            lease_seconds=ports.settings.job_lease_seconds,
+            max_attempts=ports.settings.job_max_attempts,
+        )
+        if job is not None:
+            await repository.refresh_project_status(session, job.project_id)
+        return job
+
+
+async def run_job(ports: Ports, job_id: uuid.UUID) -> JobStatus | None:
+    """Run the job if it can be claimed; return how it ended, or None if not claimed here."""
+    job = await claim_job(ports, job_id)
+    if job is None:
+        return None
+    attempt = job.attempts
+    try:
+        plan = await _plan(ports, job)
+        async with ports.database.sessionmaker() as session:
+            produced = await repository.produced_variants(session, job.id)
+        for variant in range(job.variants):
+            if variant in produced:
+                continue
+            async with ports.database.sessionmaker() as session:
+                if await repository.cancel_requested(session, job.id):
+                    await _finish(ports, job, attempt, JobStatus.CANCELED, CANCELED)
+                    return JobStatus.CANCELED
+            await _store_variant(ports, plan, attempt, variant, produced)
+    except LostLease:
+        logger.warning("job lease lost; another runner has it", extra={"job_id": str(job_id)})
+        return None
+    except ProviderError as error:
+        logger.warning(
+            "job failed",
+            extra={"job_id": str(job_id), "reason": error.internal or error.user_message},
+        )
+        await _finish(ports, job, attempt, JobStatus.FAILED, error.user_message)
+        return JobStatus.FAILED
+    except Exception:
+        logger.exception("job crashed", extra={"job_id": str(job_id)})
+        await _finish(ports, job, attempt, JobStatus.FAILED, UNEXPECTED_FAILURE)
+        return JobStatus.FAILED
+    await _finish(ports, job, attempt, JobStatus.SUCCEEDED)
+    return JobStatus.SUCCEEDED

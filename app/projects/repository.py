@@ -1,0 +1,59 @@
+"""All SQL about projects."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Asset, Job, JobStatus, Project
+
+
+async def get_owned(
+    session: AsyncSession, *, user_id: uuid.UUID, project_id: uuid.UUID
+) -> Project | None:
+    return await session.scalar(
+        select(Project).where(Project.id == project_id, Project.user_id == user_id)
+    )
+
+
+async def list_owned(
+    session: AsyncSession, *, user_id: uuid.UUID, status: str | None, limit: int, offset: int
+) -> tuple[list[Project], int]:
+    query = select(Project).where(Project.user_id == user_id)
+    if status is not None:
+        query = query.where(Project.status == status)
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.scalars(
+        query.order_by(Project.created_at.desc(), Project.id.desc()).limit(limit).offset(offset)
+    )
+    return list(rows), int(total or 0)
+
+
+async def owned_assets(
+    session: AsyncSession, *, user_id: uuid.UUID, ids: Sequence[uuid.UUID]
+) -> list[Asset]:
+    if not ids:
+        return []
+    rows = await session.scalars(
+        select(Asset).where(Asset.user_id == user_id, Asset.id.in_(list(ids)))
+    )
+    return list(rows)
+
+
+async def has_active_job(session: AsyncSession, project_id: uuid.UUID) -> bool:
+    active = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+    found = await session.scalar(
+        select(Job.id).where(Job.project_id == project_id, Job.status.in_(active)).limit(1)
+    )
+    return found is not None
+
+
+async def job_ids(session: AsyncSession, project_id: uuid.UUID) -> list[uuid.UUID]:
+    return list(await session.scalars(select(Job.id).where(Job.project_id == project_id)))
+
+
+async def delete_project(session: AsyncSession, project_id: uuid.UUID) -> None:
+    await session.execute(delete(Project).where(Project.id == project_id))

@@ -1,0 +1,90 @@
+"""Bodies of the project endpoints, with the platform presets that size a thumbnail."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+Platform = Literal[
+    "youtube",
+    "youtube_shorts",
+    "instagram_post",
+    "instagram_story",
+    "tiktok",
+    "twitter",
+    "linkedin",
+    "custom",
+]
+
+PLATFORM_SIZES: dict[str, tuple[int, int]] = {
+    "youtube": (1280, 720),
+    "youtube_shorts": (1080, 1920),
+    "instagram_post": (1080, 1080),
+    "instagram_story": (1080, 1920),
+    "tiktok": (1080, 1920),
+    "twitter": (1600, 900),
+    "linkedin": (1200, 627),
+}
+
+Side = Annotated[int, Field(ge=256, le=4096)]
+Headline = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Subtext = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
+Vibe = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+ModelId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+
+
+class ProjectFields(BaseModel):
+    mode: Literal["design", "copy"] | None = None
+    platform: Platform | None = None
+    width: Side | None = None
+    height: Side | None = None
+    headline: Headline | None = None
+    subtext: Subtext | None = None
+    vibe: Vibe | None = None
+    model_pref: ModelId | None = None
+    selfie_asset_ids: Annotated[list[uuid.UUID], Field(max_length=5)] | None = None
+    ref_asset_ids: Annotated[list[uuid.UUID], Field(max_length=6)] | None = None
+    copy_target_asset_id: uuid.UUID | None = None
+
+
+class ProjectCreate(ProjectFields):
+    mode: Literal["design", "copy"] = "design"
+    platform: Platform = "youtube"
+    headline: Headline = ""
+    selfie_asset_ids: Annotated[list[uuid.UUID], Field(max_length=5)] = []
+    ref_asset_ids: Annotated[list[uuid.UUID], Field(max_length=6)] = []
+
+    @model_validator(mode="after")
+    def _size_and_mode(self) -> ProjectCreate:
+        if self.platform == "custom" and (self.width is None or self.height is None):
+            raise ValueError("a custom platform needs both width and height (256-4096)")
+        if self.mode == "copy" and self.copy_target_asset_id is None:
+            raise ValueError("copy mode needs copy_target_asset_id")
+        return self
+
+
+class ProjectUpdate(ProjectFields):
+    """Only the fields sent change; a new platform brings its preset size unless one is sent."""
+
+
+class ProjectOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    mode: str
+    platform: str
+    width: int
+    height: int
+    headline: str
+    subtext: str | None
+    vibe: str | None
+    model_pref: str | None
+    selfie_asset_ids: list[uuid.UUID]
+    ref_asset_ids: list[uuid.UUID]
+    copy_target_asset_id: uuid.UUID | None
+    status: str
+    created_at: datetime
+    updated_at: datetime
