@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from dataclasses import dataclass
 
 from app.adapters.kv import KeyValueStore, create_key_value_store
 from app.adapters.mail import Mailer, OutboxMailer, SmtpMailer
+from app.adapters.storage import Buckets, LocalObjectStorage, ObjectStorage
 from app.config import Settings
 from app.kit.db import Database
 
@@ -19,9 +21,12 @@ class Ports:
     database: Database
     kv: KeyValueStore
     mailer: Mailer
+    storage: ObjectStorage
+    buckets: Buckets
 
     async def close(self) -> None:
         await self.kv.close()
+        await self.storage.close()
         await self.database.dispose()
 
 
@@ -40,6 +45,22 @@ def build_mailer(settings: Settings) -> Mailer:
     return OutboxMailer(settings.data_dir / "outbox", settings.mail_from)
 
 
+def build_storage(settings: Settings) -> ObjectStorage:
+    """Supabase Storage when it is configured, else a folder under DATA_DIR served by the API."""
+    buckets = Buckets.from_settings(settings)
+    if settings.uses_supabase_storage:
+        # Loaded only here, so a deployment without Supabase never imports its SDK.
+        module = importlib.import_module("app.adapters.supabase_storage")
+        storage: ObjectStorage = module.SupabaseObjectStorage(settings)
+        return storage
+    return LocalObjectStorage(
+        settings.data_dir / "storage",
+        signing_secret=settings.signing_secret,
+        base_url=settings.public_base_url,
+        buckets=buckets,
+    )
+
+
 def build_ports(settings: Settings) -> Ports:
     token = settings.upstash_redis_rest_token
     return Ports(
@@ -53,4 +74,6 @@ def build_ports(settings: Settings) -> Ports:
             settings.upstash_redis_rest_url, token.get_secret_value() if token else None
         ),
         mailer=build_mailer(settings),
+        storage=build_storage(settings),
+        buckets=Buckets.from_settings(settings),
     )
