@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from app.auth.router import router as auth_router
 from app.config import API_PREFIX, Settings, get_settings
 from app.credits.router import router as credits_router
+from app.files.router import router as files_router
 from app.health.router import router as health_router
 from app.kit.errors import install_error_handlers
 from app.kit.observability import RequestContextMiddleware, configure_logging
@@ -41,7 +42,13 @@ def create_app(settings: Settings | None = None, *, ports: Ports | None = None) 
     app.state.ports = app_ports
     install_error_handlers(app)
 
-    for router in (auth_router, profile_router, credits_router, health_router):
+    for router in (
+        auth_router,
+        profile_router,
+        credits_router,
+        files_router,
+        health_router,
+    ):
         app.include_router(router)
 
     app.add_middleware(
