@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from app.assets.router import router as assets_router
 from app.auth.router import router as auth_router
 from app.config import API_PREFIX, Settings, get_settings
 from app.credits.router import router as credits_router
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, *, ports: Ports | None = None) 
         auth_router,
         profile_router,
         credits_router,
+        assets_router,
         files_router,
         health_router,
     ):
