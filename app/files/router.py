@@ -15,9 +15,9 @@ from app.kit.errors import responses
 router = APIRouter(prefix=f"{API_PREFIX}/files", tags=["files"])
 
 
-@router.api_route(
+@router.head("/{bucket}/{path:path}", response_class=FileResponse, include_in_schema=False)
+@router.get(
     "/{bucket}/{path:path}",
-    methods=["GET", "HEAD"],
     response_class=FileResponse,
     responses={
         200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}},

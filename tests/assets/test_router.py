@@ -443,3 +443,12 @@ class TestNothingHalfWritten:
         with pytest.raises(IntegrityError):
             await upload_in_one_request()
         assert stored_files(app) == []
+
+
+async def test_the_schema_documents_the_upload_form(client: httpx.AsyncClient):
+    response = await client.get(f"{API}/openapi.json")
+    operation = response.json()["paths"][f"{API}/assets/upload"]["post"]
+    form = operation["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert form["required"] == ["file", "type"]
+    assert form["properties"]["file"]["format"] == "binary"
+    assert {"413", "415", "422"} <= set(operation["responses"])
