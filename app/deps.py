@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.kv import KeyValueStore
 from app.adapters.mail import Mailer
+from app.adapters.storage import ObjectStorage
 from app.config import Settings
 from app.kit.db import transaction
 from app.ports import Ports
@@ -40,9 +41,14 @@ def get_mailer(ports: PortsDep) -> Mailer:
     return ports.mailer
 
 
+def get_storage(ports: PortsDep) -> ObjectStorage:
+    return ports.storage
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 # "function" scope: the transaction commits when the handler returns, before the response is
 # sent, so a client never sees success for work that was rolled back.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 KVDep = Annotated[KeyValueStore, Depends(get_kv)]
 MailerDep = Annotated[Mailer, Depends(get_mailer)]
+StorageDep = Annotated[ObjectStorage, Depends(get_storage)]

@@ -8,10 +8,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from app.assets.router import router as assets_router
 from app.auth.router import router as auth_router
 from app.chat.router import router as chat_router
 from app.config import API_PREFIX, Settings, get_settings
 from app.credits.router import router as credits_router
+from app.files.router import router as files_router
 from app.health.router import router as health_router
 from app.jobs.router import router as jobs_router
 from app.kit.errors import install_error_handlers
@@ -51,6 +53,8 @@ def create_app(settings: Settings | None = None, *, ports: Ports | None = None) 
         projects_router,
         jobs_router,
         chat_router,
+        assets_router,
+        files_router,
         health_router,
     ):
         app.include_router(router)

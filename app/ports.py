@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from app.adapters.dispatch import InProcessDispatcher, JobDispatcher
 from app.adapters.kv import KeyValueStore, create_key_value_store
 from app.adapters.mail import Mailer, OutboxMailer, SmtpMailer
+from app.adapters.storage import Buckets, LocalObjectStorage, ObjectStorage
 from app.config import Settings
 from app.kit.db import Database
 from app.providers.registry import ProviderRegistry
@@ -22,6 +23,8 @@ class Ports:
     database: Database
     kv: KeyValueStore
     mailer: Mailer
+    storage: ObjectStorage
+    buckets: Buckets
     providers: ProviderRegistry
     dispatcher: JobDispatcher = field(init=False)
 
@@ -29,6 +32,7 @@ class Ports:
         await self.dispatcher.drain()
         await self.providers.close()
         await self.kv.close()
+        await self.storage.close()
         await self.database.dispose()
 
 
@@ -45,6 +49,22 @@ def build_mailer(settings: Settings) -> Mailer:
             timeout=settings.smtp_timeout_seconds,
         )
     return OutboxMailer(settings.data_dir / "outbox", settings.mail_from)
+
+
+def build_storage(settings: Settings) -> ObjectStorage:
+    """Supabase Storage when it is configured, else a folder under DATA_DIR served by the API."""
+    buckets = Buckets.from_settings(settings)
+    if settings.uses_supabase_storage:
+        # Imported only here, so a deployment without Supabase never loads it.
+        from app.adapters.supabase_storage import SupabaseObjectStorage
+
+        return SupabaseObjectStorage(settings)
+    return LocalObjectStorage(
+        settings.data_dir / "storage",
+        signing_secret=settings.signing_secret,
+        base_url=settings.public_base_url,
+        buckets=buckets,
+    )
 
 
 def build_dispatcher(ports: Ports) -> JobDispatcher:
@@ -72,6 +92,8 @@ def build_ports(settings: Settings) -> Ports:
         ),
         mailer=build_mailer(settings),
         providers=ProviderRegistry(settings),
+        storage=build_storage(settings),
+        buckets=Buckets.from_settings(settings),
     )
     ports.dispatcher = build_dispatcher(ports)
     return ports

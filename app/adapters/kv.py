@@ -138,7 +138,8 @@ class MemoryKeyValueStore:
             allowed=count <= limit,
             limit=limit,
             remaining=max(0, limit - count),
-            retry_after_seconds=max(1, math.ceil(expires_at - now)),
+            # Clamped: float error can put `expires_at - now` a hair above the window.
+            retry_after_seconds=min(window_seconds, max(1, math.ceil(expires_at - now))),
         )
 
     async def ping(self) -> None:

@@ -57,6 +57,7 @@ async def health(ports: PortsDep) -> JSONResponse:
         "database": await _check(ports.database.dialect, ports.database.ping),
         "kv": await _check(ports.kv.name, ports.kv.ping),
         "mail": await _check(ports.mailer.name, ports.mailer.ping),
+        "storage": await _check(ports.storage.name, ports.storage.ping),
     }
     if checks["database"].status == "error":
         overall: Literal["ok", "degraded", "down"] = "down"

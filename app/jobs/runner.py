@@ -220,10 +220,13 @@ async def run_job(ports: Ports, job_id: uuid.UUID) -> JobStatus | None:
         for variant in range(job.variants):
             if variant in produced:
                 continue
+            # The check's session must be closed before finishing opens another one: on
+            # SQLite each holds the write lock for as long as it is open.
             async with ports.database.sessionmaker() as session:
-                if await repository.cancel_requested(session, job.id):
-                    await _finish(ports, job, attempt, JobStatus.CANCELED, CANCELED)
-                    return JobStatus.CANCELED
+                cancel = await repository.cancel_requested(session, job.id)
+            if cancel:
+                await _finish(ports, job, attempt, JobStatus.CANCELED, CANCELED)
+                return JobStatus.CANCELED
             await _store_variant(ports, plan, attempt, variant, produced)
     except LostLease:
         logger.warning("job lease lost; another runner has it", extra={"job_id": str(job_id)})

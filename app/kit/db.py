@@ -23,6 +23,7 @@ logger = logging.getLogger("app.db")
 
 AfterCommit = Callable[[], Awaitable[None]]
 _AFTER_COMMIT = "after_commit"
+_AFTER_ROLLBACK = "after_rollback"
 
 
 class Database:
@@ -98,13 +99,28 @@ def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
     session.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
 
-async def run_after_commit(session: AsyncSession) -> None:
-    callbacks: list[AfterCommit] = session.info.pop(_AFTER_COMMIT, [])
+def after_rollback(session: AsyncSession, callback: AfterCommit) -> None:
+    """Run `callback` if the request's transaction does not commit (undo work done outside it)."""
+    session.info.setdefault(_AFTER_ROLLBACK, []).append(callback)
+
+
+async def _run_callbacks(session: AsyncSession, key: str) -> None:
+    callbacks: list[AfterCommit] = session.info.pop(key, [])
     for callback in callbacks:
         try:
             await callback()
         except Exception:
-            logger.exception("after-commit work failed")
+            logger.exception("%s work failed", key.replace("_", "-"))
+
+
+async def run_after_commit(session: AsyncSession) -> None:
+    session.info.pop(_AFTER_ROLLBACK, None)
+    await _run_callbacks(session, _AFTER_COMMIT)
+
+
+async def run_after_rollback(session: AsyncSession) -> None:
+    session.info.pop(_AFTER_COMMIT, None)
+    await _run_callbacks(session, _AFTER_ROLLBACK)
 
 
 @asynccontextmanager
@@ -116,8 +132,12 @@ async def transaction(
         try:
             yield session
         except BaseException:
-            session.info.pop(_AFTER_COMMIT, None)
             await session.rollback()
+            await run_after_rollback(session)
             raise
-        await session.commit()
+        try:
+            await session.commit()
+        except BaseException:
+            await run_after_rollback(session)
+            raise
         await run_after_commit(session)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
+from app.assets.router import IMAGE_UPLOAD_ERRORS
+from app.assets.service import StorageFailed
 from app.auth.deps import CurrentUser
 from app.auth.router import AUTHED
 from app.auth.schemas import UserOut
@@ -11,6 +13,7 @@ from app.auth.service import UsernameTaken, WrongPassword
 from app.config import API_PREFIX
 from app.deps import PortsDep, SessionDep
 from app.kit.errors import responses
+from app.kit.uploads import multipart_openapi, read_upload
 from app.profile import service
 from app.profile.schemas import DeleteAccountRequest, ProfileUpdate
 
@@ -28,7 +31,33 @@ async def update_profile(body: ProfileUpdate, user: CurrentUser, session: Sessio
     return UserOut.model_validate(updated)
 
 
-@router.delete("", status_code=status.HTTP_204_NO_CONTENT, responses=responses(WrongPassword))
+@router.post(
+    "/avatar",
+    response_model=UserOut,
+    responses=IMAGE_UPLOAD_ERRORS,
+    openapi_extra=multipart_openapi(file_field="file"),
+)
+async def upload_avatar(
+    request: Request, user: CurrentUser, session: SessionDep, ports: PortsDep
+) -> UserOut:
+    """Set the profile photo from a PNG, JPEG or WebP upload (multipart `file`).
+
+    It is shrunk to at most 1024 px a side, stripped of metadata and served from a public URL.
+    """
+    form = await read_upload(
+        request, file_field="file", max_file_bytes=ports.settings.max_upload_bytes
+    )
+    updated = await service.set_avatar(
+        session=session, ports=ports, user=user, upload=form.file("file")
+    )
+    return UserOut.model_validate(updated)
+
+
+@router.delete(
+    "",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(WrongPassword, StorageFailed),
+)
 async def delete_profile(
     body: DeleteAccountRequest, user: CurrentUser, session: SessionDep, ports: PortsDep
 ) -> None:

@@ -143,7 +143,7 @@ class TestReadUpdateDelete:
         created = await submit_job(client, user, project["id"], variants=2)
         job = await wait_for_job(client, app, user, created["id"])
         urls = [render["url"] for render in job["renders"]]
-        assert all((await client.get(url)).status_code == 200 for url in urls)
+        assert [(await client.get(url)).status_code for url in urls] == [200, 200]
         response = await client.delete(f"{API}/projects/{project['id']}", headers=user.headers)
         assert response.status_code == 204
         assert (
@@ -152,7 +152,7 @@ class TestReadUpdateDelete:
         assert (
             await client.get(f"{API}/jobs/{created['id']}", headers=user.headers)
         ).status_code == 404
-        assert all((await client.get(url)).status_code == 404 for url in urls)
+        assert [(await client.get(url)).status_code for url in urls] == [404, 404]
 
     async def test_delete_is_refused_while_a_job_is_active(
         self, client: httpx.AsyncClient, app: FastAPI

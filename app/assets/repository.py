@@ -1,0 +1,64 @@
+"""All SQL about uploaded assets; every read is scoped to the owner."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Asset, AssetType
+
+
+async def add_asset(session: AsyncSession, asset: Asset) -> Asset:
+    session.add(asset)
+    await session.flush()
+    return asset
+
+
+async def get_owned_asset(
+    session: AsyncSession, *, user_id: uuid.UUID, asset_id: uuid.UUID
+) -> Asset | None:
+    return await session.scalar(select(Asset).where(Asset.id == asset_id, Asset.user_id == user_id))
+
+
+async def get_owned_assets(
+    session: AsyncSession, *, user_id: uuid.UUID, ids: Collection[uuid.UUID]
+) -> list[Asset]:
+    """The caller's assets among `ids`, in the order asked; ids of others are left out."""
+    if not ids:
+        return []
+    rows = await session.scalars(
+        select(Asset).where(Asset.user_id == user_id, Asset.id.in_(set(ids)))
+    )
+    by_id = {row.id: row for row in rows}
+    return [by_id[asset_id] for asset_id in dict.fromkeys(ids) if asset_id in by_id]
+
+
+async def list_assets(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    type: AssetType | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Asset], int]:
+    conditions = [Asset.user_id == user_id]
+    if type is not None:
+        conditions.append(Asset.type == type.value)
+    total = await session.scalar(select(func.count()).select_from(Asset).where(*conditions))
+    rows = await session.scalars(
+        select(Asset)
+        .where(*conditions)
+        .order_by(Asset.created_at.desc(), Asset.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows), int(total or 0)
+
+
+async def delete_owned_asset(
+    session: AsyncSession, *, user_id: uuid.UUID, asset_id: uuid.UUID
+) -> None:
+    await session.execute(delete(Asset).where(Asset.id == asset_id, Asset.user_id == user_id))

@@ -1,0 +1,138 @@
+"""HTTP routes of `/assets`: upload, list, read and delete the caller's images."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
+from fastapi.exceptions import RequestValidationError
+
+from app.assets import repository, service
+from app.assets.deps import OwnedAsset
+from app.assets.imaging import ImageTooLarge, InvalidImage, UnsupportedMediaType
+from app.assets.schemas import AssetOut
+from app.auth.deps import CurrentUser
+from app.auth.router import AUTHED
+from app.config import API_PREFIX
+from app.deps import PortsDep, SessionDep
+from app.kit.errors import responses
+from app.kit.pagination import Page, PageParamsDep
+from app.kit.uploads import MalformedUpload, PayloadTooLarge, multipart_openapi, read_upload
+from app.models import Asset, AssetType
+from app.ports import Ports
+
+router = APIRouter(prefix=f"{API_PREFIX}/assets", tags=["assets"], responses=AUTHED)
+
+IMAGE_UPLOAD_ERRORS = responses(
+    MalformedUpload,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ImageTooLarge,
+    InvalidImage,
+    service.StorageFailed,
+)
+
+
+def _asset_out(asset: Asset, url: str) -> AssetOut:
+    return AssetOut(
+        id=asset.id,
+        type=AssetType(asset.type),
+        width=asset.width,
+        height=asset.height,
+        size_bytes=asset.size_bytes,
+        content_type=asset.content_type,
+        url=url,
+        sha256=asset.sha256,
+        created_at=asset.created_at,
+    )
+
+
+async def _with_url(ports: Ports, asset: Asset) -> AssetOut:
+    return _asset_out(asset, await service.asset_url(ports, asset))
+
+
+def _asset_type(value: str) -> AssetType:
+    try:
+        return AssetType(value)
+    except ValueError:
+        allowed = ", ".join(f"'{member.value}'" for member in AssetType)
+        raise RequestValidationError(
+            [
+                {
+                    "type": "enum",
+                    "loc": ("body", "type"),
+                    "msg": f"Input should be {allowed}",
+                    "input": value,
+                    "ctx": {"expected": allowed},
+                }
+            ]
+        ) from None
+
+
+@router.post(
+    "/upload",
+    response_model=AssetOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=IMAGE_UPLOAD_ERRORS,
+    openapi_extra=multipart_openapi(
+        file_field="file",
+        fields={"type": {"type": "string", "enum": [member.value for member in AssetType]}},
+    ),
+)
+async def upload_asset(
+    request: Request, user: CurrentUser, session: SessionDep, ports: PortsDep
+) -> AssetOut:
+    """Upload a PNG, JPEG or WebP image (multipart `file` and `type`).
+
+    The type is read from the bytes. The image is turned upright and re-encoded without its
+    metadata (EXIF, GPS, comments) before it is stored.
+    """
+    form = await read_upload(
+        request, file_field="file", max_file_bytes=ports.settings.max_upload_bytes
+    )
+    upload = form.file("file")
+    asset_type = _asset_type(form.field("type"))
+    asset = await service.upload_asset(
+        session=session, ports=ports, user=user, type=asset_type, upload=upload
+    )
+    return await _with_url(ports, asset)
+
+
+@router.get("", response_model=Page[AssetOut], responses=responses(service.StorageFailed))
+async def list_assets(
+    user: CurrentUser,
+    session: SessionDep,
+    ports: PortsDep,
+    page: PageParamsDep,
+    type: Annotated[AssetType | None, Query(description="Only assets of this type.")] = None,
+) -> Page[AssetOut]:
+    """The caller's assets, newest first."""
+    rows, total = await repository.list_assets(
+        session, user_id=user.id, type=type, limit=page.limit, offset=page.offset
+    )
+    urls = await service.asset_urls(ports, rows)
+    return Page(
+        items=[_asset_out(row, url) for row, url in zip(rows, urls, strict=True)],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.get(
+    "/{asset_id}",
+    response_model=AssetOut,
+    responses=responses(service.AssetNotFound, service.StorageFailed),
+)
+async def get_asset(asset: OwnedAsset, ports: PortsDep) -> AssetOut:
+    return await _with_url(ports, asset)
+
+
+@router.delete(
+    "/{asset_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(service.AssetNotFound),
+)
+async def delete_asset(asset: OwnedAsset, session: SessionDep, ports: PortsDep) -> None:
+    """Delete the asset and its stored file."""
+    await service.delete_asset(session=session, ports=ports, asset=asset)
