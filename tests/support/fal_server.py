@@ -181,6 +181,15 @@ class FalServerHandle:
         self._images: dict[str, tuple[bytes, str]] = {}
         self._rate_limited = False
 
+    def reset(self) -> None:
+        """Forget everything received and any fault, as if the server had just started."""
+        with self._lock:
+            self.fault = "none"
+            self._received.clear()
+            self._queue.clear()
+            self._images.clear()
+            self._rate_limited = False
+
     # --- inspection -------------------------------------------------------------------------
 
     @property

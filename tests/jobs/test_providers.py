@@ -1,0 +1,243 @@
+"""Jobs through the API on every cloud model, each against its provider's wire-level test server.
+
+The real client libraries (google-genai, httpx for Seedream, fal-client) talk to local servers
+that answer as the services do, including their failures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.conftest import http_client, make_settings, running_app
+from tests.factories import API, TestUser, balance, create_project, create_user, wait_for_job
+from tests.images import image_bytes, open_image, upload
+from tests.jobs.test_router import ledger_matches
+from tests.support.fal_server import FalServerHandle, fal_server
+from tests.support.gemini_server import GeminiServerHandle, gemini_server
+from tests.support.seedream_server import SeedreamServerHandle, seedream_server
+
+GEMINI_KEY = "test-gemini-key"
+ARK_KEY = "test-ark-key"
+FAL_KEY = "test-fal-key"
+# Enough for two variants of the dearest model.
+START = 100
+
+
+@dataclass
+class Servers:
+    gemini: GeminiServerHandle
+    seedream: SeedreamServerHandle
+    fal: FalServerHandle
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[Servers]:
+    with (
+        gemini_server(GEMINI_KEY) as gemini,
+        seedream_server(ARK_KEY) as seedream,
+        fal_server(FAL_KEY) as fal,
+    ):
+        gemini.state.slow_seconds = 6.0
+        seedream.state.slow_seconds = 6.0
+        yield Servers(gemini, seedream, fal)
+
+
+@pytest.fixture
+async def provider_app(
+    servers: Servers, sqlite_database: str, tmp_path: Path
+) -> AsyncIterator[FastAPI]:
+    servers.gemini.set_fault(None)
+    servers.gemini.reset()
+    servers.seedream.set_fault(None)
+    servers.seedream.reset()
+    servers.fal.reset()
+    settings = make_settings(
+        database_url=sqlite_database,
+        data_dir=tmp_path,
+        gemini_api_key=GEMINI_KEY,
+        gemini_base_url=servers.gemini.url,
+        bytedance_api_key=ARK_KEY,
+        seedream_base_url=servers.seedream.base_url,
+        fal_key=FAL_KEY,
+        fal_queue_url=servers.fal.url,
+        provider_timeout_seconds=2.0,
+        provider_retry_seconds=1.0,
+        default_user_credits=START,
+    )
+    async with running_app(settings) as app:
+        yield app
+
+
+@dataclass(frozen=True)
+class Case:
+    model: str
+    provider: str
+
+    def calls(self, servers: Servers) -> int:
+        if self.provider == "gemini":
+            return len(servers.gemini.requests)
+        if self.provider == "seedream":
+            return len(servers.seedream.requests)
+        return len(servers.fal.submits())
+
+    def set_fault(self, servers: Servers, fault: str) -> None:
+        native = {
+            "fal": {"safety": "nsfw"},
+            "gemini": {"safety": "safety_block"},
+            "seedream": {"safety": "safety_block"},
+        }[self.provider].get(fault, fault)
+        if self.provider == "gemini":
+            servers.gemini.set_fault(native)
+        elif self.provider == "seedream":
+            servers.seedream.set_fault(native)
+        else:
+            servers.fal.fault = native  # type: ignore[assignment]
+
+
+CASES = [
+    Case("nano_banana", "gemini"),
+    Case("nano_banana_pro", "gemini"),
+    Case("seedream", "seedream"),
+    Case("flux_schnell", "fal"),
+    Case("flux_pro_ultra", "fal"),
+    Case("flux_kontext", "fal"),
+    Case("ideogram_v3", "fal"),
+]
+IDS: Callable[[Case], str] = lambda case: case.model  # noqa: E731
+
+
+async def start_job(
+    client: httpx.AsyncClient, app: FastAPI, case: Case, **job: Any
+) -> tuple[TestUser, dict[str, Any]]:
+    user = await create_user(client, app)
+    selfie = await upload(client, user, image_bytes("JPEG", size=(480, 640)), type="selfie")
+    assert selfie.status_code == 201, selfie.text
+    project = await create_project(client, user, selfie_asset_ids=[selfie.json()["id"]])
+    response = await client.post(
+        f"{API}/jobs",
+        json={"project_id": project["id"], "model": case.model, **job},
+        headers=user.headers,
+    )
+    assert response.status_code == 202, response.text
+    return user, response.json()
+
+
+class TestEveryModel:
+    @pytest.mark.parametrize("case", CASES, ids=IDS)
+    async def test_renders_are_stored_at_the_exact_size(
+        self, provider_app: FastAPI, servers: Servers, case: Case
+    ):
+        async with http_client(provider_app) as client:
+            models = {m["id"]: m for m in (await client.get(f"{API}/models")).json()}
+            assert models[case.model]["available"] is True
+            user, created = await start_job(client, provider_app, case, variants=2)
+            job = await wait_for_job(client, provider_app, user, created["id"])
+            assert job["status"] == "succeeded", job
+            assert [r["variant"] for r in job["renders"]] == [0, 1]
+            for render in job["renders"]:
+                picture = await client.get(render["url"])
+                assert open_image(picture.content).size == (1280, 720)
+            assert case.calls(servers) == 2
+            cost = created["cost_credits"]
+            assert await balance(client, user) == START - cost
+            assert await ledger_matches(provider_app, user.id) == (START - cost, START - cost)
+
+    async def test_the_selfie_and_prompt_reach_the_provider(
+        self, provider_app: FastAPI, servers: Servers
+    ):
+        async with http_client(provider_app) as client:
+            user, created = await start_job(client, provider_app, Case("nano_banana", "gemini"))
+            await wait_for_job(client, provider_app, user, created["id"])
+        [request] = servers.gemini.requests
+        assert request.headers["x-goog-api-key"] == GEMINI_KEY
+        assert "I tried this for 30 days" in str(request.body)
+
+
+class TestFaults:
+    @pytest.mark.parametrize("case", CASES, ids=IDS)
+    async def test_a_rate_limit_is_retried_and_succeeds(
+        self, provider_app: FastAPI, servers: Servers, case: Case
+    ):
+        case.set_fault(servers, "rate_limit_once")
+        async with http_client(provider_app) as client:
+            user, created = await start_job(client, provider_app, case)
+            job = await wait_for_job(client, provider_app, user, created["id"])
+            assert job["status"] == "succeeded", job
+            assert case.calls(servers) == 2
+            assert job["refunded_credits"] == 0
+
+    @pytest.mark.parametrize(
+        ("fault", "final"),
+        [("server_error", False), ("safety", True), ("not_an_image", True), ("slow", False)],
+    )
+    @pytest.mark.parametrize(
+        "case",
+        [Case("nano_banana", "gemini"), Case("seedream", "seedream"), Case("flux_schnell", "fal")],
+        ids=IDS,
+    )
+    async def test_failures_end_failed_with_one_refund(
+        self, provider_app: FastAPI, servers: Servers, case: Case, fault: str, final: bool
+    ):
+        case.set_fault(servers, fault)
+        async with http_client(provider_app) as client:
+            user, created = await start_job(client, provider_app, case, variants=2)
+            job = await wait_for_job(client, provider_app, user, created["id"])
+            assert job["status"] == "failed", job
+            assert job["renders"] == []
+            message = job["error"]
+            assert message
+            for secret in (GEMINI_KEY, ARK_KEY, FAL_KEY, "{", "Traceback"):
+                assert secret not in message
+            calls = case.calls(servers)
+            if final:
+                assert calls == 1
+            else:
+                assert calls >= 1
+            assert job["refunded_credits"] == created["cost_credits"]
+            assert await balance(client, user) == START
+            assert await ledger_matches(provider_app, user.id) == (START, START)
+            reasons = [
+                row["reason"]
+                for row in (
+                    await client.get(f"{API}/credits/transactions", headers=user.headers)
+                ).json()["items"]
+            ]
+            assert reasons.count("job_refund") == 1
+
+
+class TestAvailability:
+    async def test_a_model_without_its_key_is_unavailable(
+        self, sqlite_database: str, tmp_path: Path
+    ):
+        settings = make_settings(database_url=sqlite_database, data_dir=tmp_path)
+        async with running_app(settings) as app, http_client(app) as client:
+            user = await create_user(client, app)
+            project = await create_project(client, user)
+            for model in ("nano_banana", "seedream", "flux_schnell"):
+                response = await client.post(
+                    f"{API}/jobs",
+                    json={"project_id": project["id"], "model": model},
+                    headers=user.headers,
+                )
+                assert response.status_code == 422
+                assert response.json()["code"] == "model_unavailable"
+            assert await balance(client, user) == 10
+
+    async def test_kontext_needs_a_picture(self, provider_app: FastAPI):
+        async with http_client(provider_app) as client:
+            user = await create_user(client, provider_app)
+            project = await create_project(client, user)
+            response = await client.post(
+                f"{API}/jobs",
+                json={"project_id": project["id"], "model": "flux_kontext"},
+                headers=user.headers,
+            )
+            assert response.status_code == 422
+            assert response.json()["code"] == "reference_required"
