@@ -18,9 +18,11 @@ MAGENTA = (255, 0, 255)
 
 def magenta_share(data: bytes) -> float:
     image = Image.open(BytesIO(data)).convert("RGB").resize((160, 90))
-    pixels = list(image.get_flattened_data())
-    close = sum(1 for r, g, b in pixels if r > 200 and g < 60 and b > 200)
-    return close / len(pixels)
+    red, green, blue = (channel.tobytes() for channel in image.split())
+    close = sum(
+        1 for r, g, b in zip(red, green, blue, strict=True) if r > 200 and g < 60 and b > 200
+    )
+    return close / len(red)
 
 
 class TestSelfies:
