@@ -47,6 +47,8 @@ format: $(VENV)/.dev-installed
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/auth_throughput.py
+	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/studio_render.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
