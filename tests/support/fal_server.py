@@ -8,21 +8,20 @@ import hmac
 import io
 import json
 import math
-import socket
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import uvicorn
 from PIL import Image
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.support.wire import serve
 
 SERVER_START_TIMEOUT = 10.0
 SERVER_STOP_TIMEOUT = 10.0
@@ -605,39 +604,10 @@ def create_fal_app(handle: FalServerHandle) -> Starlette:
 def fal_server(key: str) -> Iterator[FalServerHandle]:
     """Serve :func:`create_fal_app` on a free loopback port; the handle carries its URL."""
     handle = FalServerHandle(key)
-    # Bound here so the port is ours before the URL is handed out; IPPROTO_TCP so asyncio
-    # sets TCP_NODELAY and keep-alive replies do not wait on delayed ACKs.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    handle.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    config = uvicorn.Config(
-        create_fal_app(handle),
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        timeout_graceful_shutdown=int(SERVER_STOP_TIMEOUT),
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="fal-queue", daemon=True
-    )
-    thread.start()
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while not server.started:
-            if not thread.is_alive():
-                raise RuntimeError("fal test server exited during startup")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"fal test server not ready after {SERVER_START_TIMEOUT:.0f}s")
-            time.sleep(0.01)  # poll interval, not a fixed wait
+    # The app reads the URL from the handle per request, so it may be set once serving.
+    with serve(create_fal_app(handle), "fal queue") as url:
+        handle.url = url
         yield handle
-    finally:
-        server.should_exit = True
-        thread.join(SERVER_STOP_TIMEOUT + 5)
-        sock.close()
-        if thread.is_alive():
-            raise RuntimeError("fal test server did not stop in time")
 
 
 __all__ = ["MODELS", "FalServerHandle", "ReceivedRequest", "create_fal_app", "fal_server"]

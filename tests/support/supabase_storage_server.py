@@ -7,8 +7,6 @@ import hmac
 import json
 import re
 import secrets
-import socket
-import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -18,13 +16,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import jwt
-import uvicorn
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
+
+from tests.support.wire import serve
 
 SERVER_START_TIMEOUT = 10.0
 SERVER_STOP_TIMEOUT = 10.0
@@ -759,41 +758,8 @@ def supabase_storage_server(
     ``acreate_client(url, service_key)`` talks to it as to a Supabase project. Pass ``state``
     to look at (or seed) what the server holds.
     """
-    # Bound here so the port is ours before the URL is handed out; IPPROTO_TCP so asyncio
-    # turns Nagle off (see upstash_server.py).
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port: int = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_storage_app(service_key, state),
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        timeout_graceful_shutdown=int(SERVER_STOP_TIMEOUT),
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="supabase-storage", daemon=True
-    )
-    thread.start()
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while not server.started:
-            if not thread.is_alive():
-                raise RuntimeError("Supabase Storage test server exited during startup")
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"Supabase Storage test server not ready after {SERVER_START_TIMEOUT:.0f}s"
-                )
-            time.sleep(0.01)  # poll interval, not a fixed wait
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(SERVER_STOP_TIMEOUT + 5)
-        sock.close()
-        if thread.is_alive():
-            raise RuntimeError("Supabase Storage test server did not stop in time")
+    with serve(create_storage_app(service_key, state), "Supabase Storage") as url:
+        yield url
 
 
 def service_role_key(jwt_secret: str, project_ref: str = "localtest") -> str:

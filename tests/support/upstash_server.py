@@ -5,22 +5,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import socket
-import threading
-import time
 from base64 import b64encode
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import TypeAlias
 from urllib.parse import unquote
 
-import uvicorn
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from tests.support.wire import serve
 
 SERVER_START_TIMEOUT = 10.0
 SERVER_STOP_TIMEOUT = 10.0
@@ -381,42 +379,8 @@ def create_upstash_app(redis_url: str, token: str) -> Starlette:
 @contextmanager
 def upstash_rest_server(redis_url: str, token: str) -> Iterator[str]:
     """Serve :func:`create_upstash_app` on a free loopback port and yield its base URL."""
-    # Binding here, not in uvicorn, means the port is ours before the URL is handed out.
-    # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets that name it, and with
-    # Nagle on, every keep-alive response stalls for the peer's delayed ACK (~40 ms).
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port: int = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_upstash_app(redis_url, token),
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=int(SERVER_STOP_TIMEOUT),
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="upstash-rest", daemon=True
-    )
-    thread.start()
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while not server.started:
-            if not thread.is_alive():
-                raise RuntimeError("Upstash REST test server exited during startup")
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"Upstash REST test server not ready after {SERVER_START_TIMEOUT:.0f}s"
-                )
-            time.sleep(0.01)  # poll interval, not a fixed wait
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(SERVER_STOP_TIMEOUT + 5)
-        sock.close()
-        if thread.is_alive():
-            raise RuntimeError("Upstash REST test server did not stop in time")
+    with serve(create_upstash_app(redis_url, token), "Upstash REST", lifespan=True) as url:
+        yield url
 
 
 __all__ = [

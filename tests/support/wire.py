@@ -99,8 +99,11 @@ def render_image(width: int, height: int, image_format: str = "PNG") -> bytes:
 
 
 @contextmanager
-def serve(app: Starlette, name: str) -> Iterator[str]:
+def serve(app: Starlette, name: str, *, lifespan: bool = False) -> Iterator[str]:
     """Serve an ASGI app on a free loopback port in a thread and yield its base URL."""
+    # Bound here so the port is ours before the URL is handed out. IPPROTO_TCP explicitly:
+    # asyncio sets TCP_NODELAY only on sockets that name it, and with Nagle on every
+    # keep-alive response would stall for the peer's delayed ACK (~40 ms).
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -109,7 +112,7 @@ def serve(app: Starlette, name: str) -> Iterator[str]:
         app,
         log_level="warning",
         access_log=False,
-        lifespan="off",
+        lifespan="on" if lifespan else "off",
         timeout_graceful_shutdown=int(SERVER_STOP_TIMEOUT),
     )
     server = uvicorn.Server(config)
