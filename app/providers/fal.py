@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import io
 import logging
 import math
 from collections.abc import Mapping
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from app.config import Settings, secret_value
 from app.providers.base import InputImage, ProviderError, RenderRequest
+from app.providers.output import decode_base64_image, download_image, sniff_image
 from app.providers.retry import call_with_retries
 
 if TYPE_CHECKING:
@@ -39,7 +39,6 @@ BLOCKED = (
     "try a different description or other images."
 )
 UNUSABLE = "The image model returned an unusable result; please try again or choose another model."
-TOO_LARGE = "The image model returned a file larger than this server accepts."
 # 401/403: a wrong key, or fal locked the account (e.g. an exhausted balance).
 REFUSED = "The image service is refusing requests from this server; choose another model."
 
@@ -140,7 +139,6 @@ class FalProvider:
             raise
         except Exception as error:
             raise _classify_exception(app_id, error) from None
-        _check_image(data)
         return data
 
     def _fal_client(self) -> Any:
@@ -165,32 +163,20 @@ class FalProvider:
 
     async def _download(self, url: str) -> bytes:
         if url.startswith("data:"):
-            return _decode_data_uri(url, self._max_bytes)
-        if not url.startswith(("https://", "http://")):
-            raise ProviderError(UNUSABLE, retryable=False, internal="fal image URL is not http(s)")
+            header, _, payload = url.partition(",")
+            if not header.endswith(";base64"):
+                raise ProviderError(UNUSABLE, retryable=False, internal="fal data URI not base64")
+            data = decode_base64_image(payload, max_bytes=self._max_bytes)
+            sniff_image(data)
+            return data
         import httpx
 
         if self._downloads is None:
             # A separate client: the fal key must never travel to the file host.
             self._downloads = httpx.AsyncClient(timeout=self._timeout, follow_redirects=True)
-        async with self._downloads.stream("GET", url) as response:
-            if response.status_code != 200:
-                raise ProviderError(
-                    BUSY if _is_transient(response.status_code) else UNUSABLE,
-                    retryable=_is_transient(response.status_code),
-                    internal=f"fal image download answered {response.status_code}",
-                )
-            declared = response.headers.get("content-length")
-            if declared is not None and declared.isdigit() and int(declared) > self._max_bytes:
-                raise _too_large(int(declared), self._max_bytes)
-            chunks: list[bytes] = []
-            received = 0
-            async for chunk in response.aiter_bytes():
-                received += len(chunk)
-                if received > self._max_bytes:
-                    raise _too_large(received, self._max_bytes)
-                chunks.append(chunk)
-        return b"".join(chunks)
+        return await download_image(
+            self._downloads, url, max_bytes=self._max_bytes, timeout_seconds=self._timeout
+        )
 
 
 async def _wait_until_completed(handle: Any, completed: type) -> None:
@@ -351,40 +337,3 @@ def _classify_exception(app_id: str, error: Exception) -> ProviderError:
         return ProviderError(BUSY, retryable=True, internal=f"fal {app_id}: {name}")
     # The client could not read what the queue sent back (unknown status, missing fields).
     return ProviderError(UNUSABLE, retryable=False, internal=f"fal {app_id}: {name}")
-
-
-def _too_large(size: int, limit: int) -> ProviderError:
-    return ProviderError(
-        TOO_LARGE, retryable=False, internal=f"fal image is {size} bytes, limit {limit}"
-    )
-
-
-def _decode_data_uri(url: str, max_bytes: int) -> bytes:
-    header, _, payload = url.partition(",")
-    # Base64 takes 4 characters for 3 bytes: refuse before decoding something huge.
-    if not header.endswith(";base64") or len(payload) * 3 // 4 > max_bytes:
-        raise ProviderError(UNUSABLE, retryable=False, internal="fal data URI not usable")
-    try:
-        return base64.b64decode(payload, validate=True)
-    except ValueError:
-        raise ProviderError(
-            UNUSABLE, retryable=False, internal="fal data URI is not base64"
-        ) from None
-
-
-_IMAGE_FORMATS = frozenset({"PNG", "JPEG", "WEBP"})
-
-
-def _check_image(data: bytes) -> None:
-    """Accept PNG, JPEG or WebP by their headers; anything else is not a render."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image_format = image.format
-    except (UnidentifiedImageError, OSError, ValueError):
-        image_format = None
-    if image_format not in _IMAGE_FORMATS:
-        raise ProviderError(
-            UNUSABLE, retryable=False, internal=f"fal file is not an image ({image_format})"
-        )

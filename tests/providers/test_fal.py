@@ -18,6 +18,7 @@ from app.config import Settings
 from app.providers import fal as fal_module
 from app.providers.base import Brief, InputImage, ProviderError, RenderRequest
 from app.providers.fal import FalProvider, closest_aspect_ratio, fit_image_size
+from app.providers.output import NOT_AN_IMAGE, TOO_LARGE
 from app.providers.prompt import build_prompt
 from app.providers.registry import ProviderRegistry, get_model
 from tests.support.fal_server import FalServerHandle, fal_server
@@ -328,7 +329,7 @@ class TestFinalFailures:
         )
 
         assert error.retryable is False
-        assert error.user_message == fal_module.UNUSABLE
+        assert error.user_message == NOT_AN_IMAGE
         assert len(server.submits()) == 1
 
     async def test_an_image_over_the_size_limit_is_final(self, server: FalServerHandle) -> None:
@@ -337,7 +338,7 @@ class TestFinalFailures:
         )
 
         assert error.retryable is False
-        assert error.user_message == fal_module.TOO_LARGE
+        assert error.user_message == TOO_LARGE
 
     @pytest.mark.parametrize("validation", ["runner", "submit"])
     async def test_input_the_model_rejects_is_final(
