@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test lint typecheck pytest migrate sql format bench clean
+.PHONY: run test lint typecheck pytest migrate sql format bench bundle-size clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ format: $(VENV)/.dev-installed
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/auth_throughput.py
+	$(BIN)/python bench/coldstart.py
+
+## bundle-size: install requirements.txt as Vercel does and compare it with the 250 MB limit
+bundle-size: $(VENV)/.dev-installed
+	$(BIN)/python bench/bundle_size.py --python-version $$(cat .python-version)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
