@@ -26,7 +26,8 @@ def build_handler(app: FastAPI) -> Mangum:
     if ports.dispatcher.name == InProcessDispatcher.name:
         logger.warning(IN_PROCESS_WARNING)
     # Lifespan "off": Mangum would run startup and shutdown around every invocation, and the
-    # app's shutdown closes its ports. Everything is built in create_app, so nothing is lost.
+    # shutdown closes the ports and waits for in-process jobs before the response goes out.
+    # The ports are built in create_app; periodic work comes from the cron route instead.
     return Mangum(
         app,
         lifespan="off",
