@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test lint typecheck pytest migrate format bench clean
+.PHONY: run test lint typecheck pytest migrate sql format bench bundle-size clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ run: $(VENV)/.runtime-installed migrate
 
 migrate: $(VENV)/.runtime-installed
 	$(BIN)/python -m alembic upgrade head
+
+## sql: print the Postgres schema for Supabase's SQL editor (`make -s sql > schema.sql`)
+sql: $(VENV)/.runtime-installed
+	@$(BIN)/python scripts/export_schema_sql.py
 
 ## test: lint, type-check and run every test against SQLite and a real PostgreSQL and Redis
 test: $(VENV)/.dev-installed lint typecheck pytest
@@ -49,6 +53,11 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/auth_throughput.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/studio_render.py
+	$(BIN)/python bench/coldstart.py
+
+## bundle-size: install requirements.txt as Vercel does and compare it with the 250 MB limit
+bundle-size: $(VENV)/.dev-installed
+	$(BIN)/python bench/bundle_size.py --python-version $$(cat .python-version)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

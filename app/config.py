@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     allowed_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
     trust_forwarded_for: bool = False
+    # AWS Lambda: the prefix API Gateway puts before our routes (a named HTTP API stage such as
+    # "/prod", or a custom domain's base path mapping); "/" for the $default stage.
+    api_gateway_base_path: str = "/"
 
     # Database
     database_url: str = ""

@@ -1,0 +1,264 @@
+"""The Lambda handler driven by API Gateway HTTP API (v2) and REST API (v1) events."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from app.config import Settings
+from app.lambda_handler import IN_PROCESS_WARNING, build_handler
+from app.main import create_app
+from tests.conftest import make_settings
+from tests.factories import API, latest_token, signup_body
+from tests.images import image_bytes
+from tests.serverless.lambda_runtime import (
+    Gateway,
+    LambdaEnvironment,
+    build_event,
+    load_event,
+)
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+BOUNDARY = "----MugShotBoundary7MA4YWxkTrZu0gW"
+
+
+@pytest.fixture(params=list(Gateway), ids=[gateway.name for gateway in Gateway])
+def gateway(request: pytest.FixtureRequest) -> Gateway:
+    value: Gateway = request.param
+    return value
+
+
+def multipart(fields: dict[str, str], filename: str, content: bytes) -> bytes:
+    parts = [
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    parts.append(
+        f"--{BOUNDARY}\r\nContent-Disposition: form-data; "
+        f'name="file"; filename="{filename}"\r\nContent-Type: image/png\r\n\r\n'.encode()
+        + content
+        + b"\r\n"
+    )
+    return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
+
+
+def sign_up(env: LambdaEnvironment, gateway: Gateway) -> dict[str, str]:
+    """Sign up, confirm with the mailed token and sign in, each through the handler."""
+    body = signup_body()
+    signup = env.request(gateway, "POST", f"{API}/auth/signup", json_body=body)
+    assert signup.status == 201, signup.body
+    assert signup.json()["next"] == "confirm_email"
+
+    token = latest_token(env.app, body["email"], "confirm-email")
+    confirm = env.request(gateway, "POST", f"{API}/auth/confirm", json_body={"token": token})
+    assert confirm.status == 200, confirm.body
+
+    credentials = {"email": body["email"], "password": body["password"]}
+    signin = env.request(gateway, "POST", f"{API}/auth/signin", json_body=credentials)
+    assert signin.status == 200, signin.body
+    tokens: dict[str, Any] = signin.json()
+    assert tokens["token_type"] == "bearer"
+    return {"authorization": f"Bearer {tokens['access_token']}"}
+
+
+def upload_png(
+    env: LambdaEnvironment, gateway: Gateway, auth: dict[str, str], content: bytes
+) -> dict[str, Any]:
+    body = multipart({"type": "selfie"}, "selfie.png", content)
+    headers = {**auth, "content-type": f"multipart/form-data; boundary={BOUNDARY}"}
+    event = build_event(
+        gateway, "POST", f"{API}/assets/upload", headers=headers, body=body, binary=True
+    )
+    assert event["isBase64Encoded"] is True
+    response = env.invoke(event)
+    assert response.status == 201, response.body
+    asset: dict[str, Any] = response.json()
+    return asset
+
+
+class TestEvents:
+    def test_the_fixtures_are_the_documented_shapes(self) -> None:
+        http_api = load_event("http_api_v2_get_health")
+        assert http_api["version"] == "2.0"
+        assert http_api["requestContext"]["http"]["method"] == "GET"
+        rest_api = load_event("rest_api_v1_get_health")
+        assert "version" not in rest_api
+        assert rest_api["resource"] == "/{proxy+}"
+        assert rest_api["multiValueHeaders"]["Host"] == [rest_api["headers"]["Host"]]
+        for name in ("http_api_v2_upload", "rest_api_v1_upload"):
+            assert load_event(name)["isBase64Encoded"] is True
+
+
+class TestHealth:
+    def test_get_health(self, lambda_env: LambdaEnvironment, gateway: Gateway) -> None:
+        response = lambda_env.invoke(load_event(f"{gateway}_get_health"))
+
+        assert response.status == 200, response.body
+        assert response.base64_encoded is False
+        assert response.headers["content-type"] == "application/json"
+        assert response.headers["x-request-id"]
+        assert response.json()["status"] == "ok"
+
+    def test_an_unknown_path_is_the_apps_404(
+        self, lambda_env: LambdaEnvironment, gateway: Gateway
+    ) -> None:
+        response = lambda_env.request(gateway, "GET", f"{API}/nothing-here")
+
+        assert response.status == 404
+        assert "detail" in response.json()
+
+
+class TestAccounts:
+    def test_signup_confirm_and_signin(
+        self, lambda_env: LambdaEnvironment, gateway: Gateway
+    ) -> None:
+        auth = sign_up(lambda_env, gateway)
+
+        me = lambda_env.request(gateway, "GET", f"{API}/auth/me", headers=auth)
+        assert me.status == 200, me.body
+        assert me.json()["email"].endswith("@example.com")
+
+    def test_a_bad_token_is_401(self, lambda_env: LambdaEnvironment, gateway: Gateway) -> None:
+        response = lambda_env.request(
+            gateway, "GET", f"{API}/auth/me", headers={"authorization": "Bearer not-a-token"}
+        )
+
+        assert response.status == 401
+
+
+class TestBinaryBodies:
+    def test_a_base64_multipart_upload_is_decoded(
+        self, lambda_env: LambdaEnvironment, gateway: Gateway
+    ) -> None:
+        auth = sign_up(lambda_env, gateway)
+
+        asset = upload_png(lambda_env, gateway, auth, image_bytes("PNG", (40, 30), "green"))
+
+        assert asset["content_type"] == "image/png"
+        assert (asset["width"], asset["height"]) == (40, 30)
+
+    def test_an_image_response_comes_back_base64_encoded(
+        self, lambda_env: LambdaEnvironment, gateway: Gateway
+    ) -> None:
+        auth = sign_up(lambda_env, gateway)
+        asset = upload_png(lambda_env, gateway, auth, image_bytes("PNG", (40, 30), "green"))
+
+        # The signed URL of the local storage, fetched through the handler.
+        response = lambda_env.request(gateway, "GET", asset["url"])
+
+        assert response.status == 200, response.body
+        assert response.base64_encoded is True
+        assert response.headers["content-type"] == "image/png"
+        assert response.body.startswith(PNG_SIGNATURE)
+        assert len(response.body) == asset["size_bytes"]
+
+
+class TestJobs:
+    def test_create_a_project_and_submit_a_job(
+        self, lambda_env: LambdaEnvironment, gateway: Gateway
+    ) -> None:
+        auth = sign_up(lambda_env, gateway)
+        selfie = upload_png(lambda_env, gateway, auth, image_bytes("PNG", (64, 64), "blue"))
+        project = lambda_env.request(
+            gateway,
+            "POST",
+            f"{API}/projects",
+            headers=auth,
+            json_body={
+                "platform": "youtube",
+                "headline": "I tried this for 30 days",
+                "vibe": "bold",
+                "selfie_asset_ids": [selfie["id"]],
+            },
+        )
+        assert project.status == 201, project.body
+
+        job = lambda_env.request(
+            gateway,
+            "POST",
+            f"{API}/jobs",
+            headers={**auth, "idempotency-key": str(uuid.uuid4())},
+            json_body={"project_id": project.json()["id"], "quality": "draft", "variants": 1},
+        )
+
+        assert job.status == 202, job.body
+        assert job.json()["status"] == "queued"
+        assert job.json()["cost_credits"] > 0
+
+
+class TestBasePath:
+    def test_a_named_stage_is_stripped_from_the_path(self, settings: Settings) -> None:
+        staged = settings.model_copy(update={"api_gateway_base_path": "/prod"})
+        environment = LambdaEnvironment(staged)
+        try:
+            event = load_event("http_api_v2_get_health")
+            event["rawPath"] = event["requestContext"]["http"]["path"] = "/prod/health"
+            event["requestContext"]["stage"] = "prod"
+
+            response = environment.invoke(event)
+        finally:
+            environment.close()
+
+        assert response.status == 200, response.body
+
+
+class RecordList(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def app_records() -> Iterator[list[logging.LogRecord]]:
+    """Records of the `app` loggers, which do not propagate to the root logger."""
+    handler = RecordList()
+    logger = logging.getLogger("app")
+    logger.addHandler(handler)
+    try:
+        yield handler.records
+    finally:
+        logger.removeHandler(handler)
+
+
+class TestStartupWarning:
+    def test_in_process_dispatch_is_flagged(
+        self, app_records: list[logging.LogRecord], tmp_path: Any
+    ) -> None:
+        settings = make_settings(data_dir=tmp_path / "data", database_url="sqlite://")
+        app = create_app(settings)
+
+        build_handler(app)
+
+        warnings = [r for r in app_records if r.levelno == logging.WARNING]
+        assert [r.getMessage() for r in warnings] == [IN_PROCESS_WARNING]
+        assert "QSTASH_TOKEN" in IN_PROCESS_WARNING
+
+    def test_a_durable_dispatcher_is_not_flagged(
+        self, app_records: list[logging.LogRecord], tmp_path: Any
+    ) -> None:
+        settings = make_settings(data_dir=tmp_path / "data", database_url="sqlite://")
+        app = create_app(settings)
+        app.state.ports.dispatcher = DurableDispatcher()
+
+        build_handler(app)
+
+        assert not [r for r in app_records if r.levelno >= logging.WARNING]
+
+
+class DurableDispatcher:
+    """Stands in for a queue-backed dispatcher: only its name matters to the handler."""
+
+    name = "qstash"
+
+    async def dispatch(self, job_id: uuid.UUID) -> None:
+        raise AssertionError("not used")
+
+    async def drain(self) -> None:
+        return None

@@ -1,0 +1,68 @@
+"""Importing the entry points loads no cloud SDK: a cold start pays only for what it calls."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SDKS = [
+    "google.genai",
+    "supabase",
+    "storage3",
+    "fal_client",
+    "upstash_redis",
+    "upstash_ratelimit",
+    "qstash",
+]
+# Every cloud adapter configured; nothing listens there, and nothing should be contacted.
+CLOUD = {
+    "SUPABASE_URL": "http://127.0.0.1:9",
+    "SUPABASE_SERVICE_ROLE_KEY": "service-role-key",
+    "UPSTASH_REDIS_REST_URL": "http://127.0.0.1:9",
+    "UPSTASH_REDIS_REST_TOKEN": "upstash-token",
+    "QSTASH_TOKEN": "qstash-token",
+    "QSTASH_CURRENT_SIGNING_KEY": "sig_current",
+    "QSTASH_NEXT_SIGNING_KEY": "sig_next",
+    "GEMINI_API_KEY": "gemini-key",
+    "BYTEDANCE_API_KEY": "seedream-key",
+    "FAL_KEY": "fal-key",
+}
+
+
+def loaded_sdks(module: str, data_dir: Path, extra: dict[str, str]) -> list[str]:
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in CLOUD and key not in ("DATABASE_URL", "SMTP_HOST")
+    }
+    environment.update(DATA_DIR=str(data_dir), ENVIRONMENT="development", **extra)
+    code = (
+        "import json, sys\n"
+        f"import {module}\n"
+        f"print(json.dumps([name for name in {SDKS!r} if name in sys.modules]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    # The last line is ours; the app may log before it.
+    loaded: list[str] = json.loads(result.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+@pytest.mark.parametrize("module", ["api.index", "app.lambda_handler"])
+@pytest.mark.parametrize("configured", [{}, CLOUD], ids=["embedded", "cloud"])
+def test_importing_loads_no_cloud_sdk(
+    module: str, configured: dict[str, str], tmp_path: Path
+) -> None:
+    assert loaded_sdks(module, tmp_path / "data", configured) == []
