@@ -145,6 +145,18 @@ async def finish(
     return result.scalar_one_or_none() is not None
 
 
+async def release(session: AsyncSession, *, job_id: uuid.UUID, attempt: int) -> bool:
+    """Hand a running job held by `attempt` back to the queue; its renders stay."""
+    result = await session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.RUNNING.value, Job.attempts == attempt)
+        .values(status=JobStatus.QUEUED.value, lease_until=None, updated_at=utcnow())
+        .returning(Job.id)
+        .execution_options(synchronize_session=False)
+    )
+    return result.scalar_one_or_none() is not None
+
+
 async def request_cancel(session: AsyncSession, job_id: uuid.UUID) -> bool:
     result = await session.execute(
         update(Job)
