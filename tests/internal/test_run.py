@@ -13,8 +13,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.jobs import repository as jobs_repository
+from app.jobs import runner
 from app.jobs.runner import STORAGE_DOWN, claim_job
 from app.jobs.service import charge_reference, refund_reference
+from app.kit.db import transaction
 from tests.auth.test_router import assert_error
 from tests.conftest import http_client, make_settings, running_app
 from tests.factories import (
@@ -353,3 +356,25 @@ class TestRetries:
         response = await post_run(client, job_id, key=qstash.current_signing_key)
         assert response.status_code == 200
         assert response.json() == {"job_id": job_id, "status": None, "outcome": "missing"}
+
+
+class TestCancelAfterRelease:
+    async def test_refunds_only_the_variants_not_yet_rendered(
+        self, client: httpx.AsyncClient, app: FastAPI, qstash: QStashState
+    ):
+        user, created = await submitted(client, app, variants=2)
+        ports = app.state.ports
+        job_id = uuid.UUID(created["id"])
+        job = await claim_job(ports, job_id)
+        assert job is not None
+        # Variant 0 is stored, then an outage sends the job back to the queue.
+        await runner._store_variant(ports, await runner._plan(ports, job), job.attempts, 0, set())
+        async with transaction(ports.database.sessionmaker) as session:
+            assert await jobs_repository.release(session, job_id=job_id, attempt=job.attempts)
+
+        response = await client.post(f"{API}/jobs/{job_id}/cancel", headers=user.headers)
+
+        assert response.status_code == 200, response.text
+        assert response.json()["status"] == "canceled"
+        assert response.json()["refunded_credits"] == 1
+        assert await balance(client, user) == 9
