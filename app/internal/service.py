@@ -31,8 +31,9 @@ CLOCK_TOLERANCE_SECONDS = 5
 # Jobs looked at per sweep; a backlog larger than this is worked off over several sweeps.
 SWEEP_BATCH = 100
 EXHAUSTED = "Rendering did not finish after several attempts. Your credits for it were refunded."
-# Failures of the database or the network under it: the same delivery can succeed later.
-TRANSIENT_ERRORS = (SQLAlchemyError, OSError, asyncio.TimeoutError)
+# Failures of the database or the network under it (timeouts included): the same delivery
+# can succeed later.
+TRANSIENT_ERRORS = (SQLAlchemyError, OSError)
 
 
 class InvalidSignature(Unauthorized):
