@@ -155,6 +155,11 @@ class Settings(BaseSettings):
                 "production needs UPSTASH_REDIS_REST_URL: the in-memory key-value store loses "
                 "sessions and tokens on restart (set ALLOW_EPHEMERAL_KV=true to accept that)"
             )
+        if self.qstash_token is not None and self.qstash_current_signing_key is None:
+            raise ValueError(
+                "QSTASH_TOKEN needs QSTASH_CURRENT_SIGNING_KEY (and QSTASH_NEXT_SIGNING_KEY): "
+                "without them every delivery to the job endpoint is refused"
+            )
         return self
 
     @property

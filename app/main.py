@@ -15,6 +15,8 @@ from app.config import API_PREFIX, Settings, get_settings
 from app.credits.router import router as credits_router
 from app.files.router import router as files_router
 from app.health.router import router as health_router
+from app.internal.router import router as internal_router
+from app.internal.service import periodic_sweeps
 from app.jobs.router import router as jobs_router
 from app.kit.errors import install_error_handlers
 from app.kit.observability import RequestContextMiddleware, configure_logging
@@ -30,7 +32,8 @@ def create_app(settings: Settings | None = None, *, ports: Ports | None = None) 
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with periodic_sweeps(app_ports):
+            yield
         await app_ports.close()
 
     app = FastAPI(
@@ -56,6 +59,7 @@ def create_app(settings: Settings | None = None, *, ports: Ports | None = None) 
         assets_router,
         files_router,
         health_router,
+        internal_router,
     ):
         app.include_router(router)
 

@@ -6,7 +6,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 
-from app.adapters.dispatch import InProcessDispatcher, JobDispatcher
+from app.adapters.dispatch import InProcessDispatcher, JobDispatcher, QStashDispatcher
 from app.adapters.kv import KeyValueStore, create_key_value_store
 from app.adapters.mail import Mailer, OutboxMailer, SmtpMailer
 from app.adapters.storage import Buckets, LocalObjectStorage, ObjectStorage
@@ -68,6 +68,15 @@ def build_storage(settings: Settings) -> ObjectStorage:
 
 
 def build_dispatcher(ports: Ports) -> JobDispatcher:
+    """QStash when a token is set (serverless needs it), else a task in this process."""
+    settings = ports.settings
+    if settings.qstash_token is not None:
+        return QStashDispatcher(
+            token=settings.qstash_token.get_secret_value(),
+            public_base_url=settings.public_base_url,
+            base_url=settings.qstash_url,
+        )
+
     from app.jobs.runner import run_job
 
     async def run(job_id: uuid.UUID) -> None:

@@ -35,6 +35,11 @@ class TestProductionGuards:
             production(upstash_redis_rest_url="")
         assert production(upstash_redis_rest_url="", allow_ephemeral_kv=True).is_production
 
+    def test_refuses_qstash_without_a_signing_key(self):
+        with pytest.raises(ValidationError, match="QSTASH_CURRENT_SIGNING_KEY"):
+            production(qstash_token="token")
+        assert production(qstash_token="token", qstash_current_signing_key="sig_1").is_production
+
 
 class TestDevelopment:
     def test_generates_a_secret_once_and_keeps_it(self, tmp_path: Path):

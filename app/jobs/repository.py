@@ -105,6 +105,38 @@ async def claim(
     return await get(session, job_id)
 
 
+async def fail_exhausted(
+    session: AsyncSession, *, job_id: uuid.UUID, max_attempts: int, error: str
+) -> bool:
+    """Fail a job that can no longer be claimed because it used up its attempts.
+
+    The mirror of `claim`: queued, or running with an expired lease, but no attempts left.
+    One conditional UPDATE, so of two sweepers only one fails (and refunds) the job.
+    """
+    now = utcnow()
+    result = await session.execute(
+        update(Job)
+        .where(
+            Job.id == job_id,
+            Job.attempts >= max_attempts,
+            or_(
+                Job.status == JobStatus.QUEUED.value,
+                and_(Job.status == JobStatus.RUNNING.value, Job.lease_until < now),
+            ),
+        )
+        .values(
+            status=JobStatus.FAILED.value,
+            error=error,
+            finished_at=now,
+            updated_at=now,
+            lease_until=None,
+        )
+        .returning(Job.id)
+        .execution_options(synchronize_session=False)
+    )
+    return result.scalar_one_or_none() is not None
+
+
 async def record_progress(
     session: AsyncSession, *, job_id: uuid.UUID, attempt: int, progress: int, lease_seconds: int
 ) -> bool:
@@ -139,6 +171,18 @@ async def finish(
         update(Job)
         .where(*conditions)
         .values(**values, finished_at=now, updated_at=now, lease_until=None)
+        .returning(Job.id)
+        .execution_options(synchronize_session=False)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def release(session: AsyncSession, *, job_id: uuid.UUID, attempt: int) -> bool:
+    """Hand a running job held by `attempt` back to the queue; its renders stay."""
+    result = await session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.RUNNING.value, Job.attempts == attempt)
+        .values(status=JobStatus.QUEUED.value, lease_until=None, updated_at=utcnow())
         .returning(Job.id)
         .execution_options(synchronize_session=False)
     )

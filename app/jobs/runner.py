@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import anyio
 from sqlalchemy.exc import IntegrityError
 
-from app.adapters.storage import ObjectNotFound
+from app.adapters.storage import ObjectNotFound, StorageUnavailable
 from app.jobs import repository
 from app.jobs.imaging import fit_render
 from app.jobs.service import refund_unproduced
@@ -37,6 +37,7 @@ logger = logging.getLogger("app.jobs")
 UNEXPECTED_FAILURE = "Rendering failed unexpectedly. Your credits for it were refunded."
 INPUT_MISSING = "A photo used by this project was deleted. Update the project and try again."
 CANCELED = "Canceled."
+STORAGE_DOWN = "Renders could not be saved. Your credits for the missing ones were refunded."
 
 _QUOTED = re.compile(r"[\"“”]([^\"“”]{1,200})[\"“”]")
 
@@ -194,6 +195,18 @@ async def _finish(
     )
 
 
+async def _release_or_fail(ports: Ports, job: Job, attempt: int) -> JobStatus | None:
+    """After a transient outage: back to the queue while attempts remain, else failed."""
+    if attempt >= ports.settings.job_max_attempts:
+        await _finish(ports, job, attempt, JobStatus.FAILED, STORAGE_DOWN)
+        return JobStatus.FAILED
+    async with transaction(ports.database.sessionmaker) as session:
+        if not await repository.release(session, job_id=job.id, attempt=attempt):
+            return None
+        await repository.refresh_project_status(session, job.project_id)
+    return JobStatus.QUEUED
+
+
 async def claim_job(ports: Ports, job_id: uuid.UUID) -> Job | None:
     async with transaction(ports.database.sessionmaker) as session:
         job = await repository.claim(
@@ -208,7 +221,11 @@ async def claim_job(ports: Ports, job_id: uuid.UUID) -> Job | None:
 
 
 async def run_job(ports: Ports, job_id: uuid.UUID) -> JobStatus | None:
-    """Run the job if it can be claimed; return how it ended, or None if not claimed here."""
+    """Run the job if it can be claimed; return how it ended, or None if not claimed here.
+
+    QUEUED means a transient outage sent the job back to the queue for a later attempt; the
+    renders stored so far are kept and the next run only makes the missing ones.
+    """
     job = await claim_job(ports, job_id)
     if job is None:
         return None
@@ -231,6 +248,10 @@ async def run_job(ports: Ports, job_id: uuid.UUID) -> JobStatus | None:
     except LostLease:
         logger.warning("job lease lost; another runner has it", extra={"job_id": str(job_id)})
         return None
+    except StorageUnavailable as error:
+        # An outage is not the job's fault and may pass: queue it again rather than fail it.
+        logger.warning("job paused", extra={"job_id": str(job_id), "reason": str(error)})
+        return await _release_or_fail(ports, job, attempt)
     except ProviderError as error:
         logger.warning(
             "job failed",

@@ -226,7 +226,9 @@ async def cancel_job(*, session: AsyncSession, job: Job) -> Job:
     if canceled:
         fresh = await repository.get(session, job.id)
         assert fresh is not None
-        await refund_unproduced(session, fresh, produced=0)
+        # A job sent back to the queue after an outage may already hold some renders.
+        produced = len(await repository.produced_variants(session, job.id))
+        await refund_unproduced(session, fresh, produced)
         await repository.refresh_project_status(session, job.project_id)
         return fresh
     if not await repository.request_cancel(session, job.id):

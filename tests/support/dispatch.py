@@ -20,7 +20,7 @@ class HeldDispatcher:
         self.ports = ports
         self.held: list[uuid.UUID] = []
 
-    async def dispatch(self, job_id: uuid.UUID) -> None:
+    async def dispatch(self, job_id: uuid.UUID, *, attempt: int = 0) -> None:
         self.held.append(job_id)
 
     async def drain(self) -> None:
