@@ -28,8 +28,14 @@ def get_settings_dep(ports: PortsDep) -> Settings:
     return ports.settings
 
 
-async def get_session(ports: PortsDep) -> AsyncIterator[AsyncSession]:
-    async with transaction(ports.database.sessionmaker) as session:
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def get_session(request: Request, ports: PortsDep) -> AsyncIterator[AsyncSession]:
+    # Safe methods only read (HTTP semantics, and every GET route here keeps to them).
+    database = ports.database
+    maker = database.read_sessionmaker if request.method in SAFE_METHODS else database.sessionmaker
+    async with transaction(maker) as session:
         yield session
 
 

@@ -23,6 +23,7 @@ logger = logging.getLogger("app.db")
 
 AfterCommit = Callable[[], Awaitable[None]]
 _AFTER_COMMIT = "after_commit"
+_DEFERRED_BEGIN = "sqlite_deferred_begin"
 _AFTER_ROLLBACK = "after_rollback"
 
 
@@ -52,6 +53,13 @@ class Database:
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        # For requests that only read (GET, HEAD). On SQLite their transactions begin deferred,
+        # so in WAL mode they read beside a writer instead of queueing for the write lock.
+        self.read_sessionmaker = async_sessionmaker(
+            self.engine.execution_options(**{_DEFERRED_BEGIN: True}),
+            expire_on_commit=False,
+            autoflush=False,
+        )
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:
@@ -79,7 +87,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def on_begin(connection: Any) -> None:
         # A deferred transaction that reads and then writes can fail with SQLITE_BUSY when
         # another writer committed in between; taking the write lock up front avoids that.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Read-only sessions are the exception: they never upgrade to a write.
+        if connection.get_execution_options().get(_DEFERRED_BEGIN):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 async def end_read_only_transaction(session: AsyncSession) -> None:
