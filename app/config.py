@@ -37,7 +37,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".data")
     log_level: str = "INFO"
     frontend_url: str = "http://localhost:3000"
-    public_base_url: str = "http://127.0.0.1:8000"
+    # Empty: the address `make run` serves on (http://HOST:PORT).
+    public_base_url: str = ""
     allowed_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
     trust_forwarded_for: bool = False
     # AWS Lambda: the prefix API Gateway puts before our routes (a named HTTP API stage such as
@@ -140,6 +141,18 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_secret_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _default_public_base_url(self) -> Settings:
+        if not self.public_base_url:
+            if self.environment is Environment.PRODUCTION and self.qstash_token is not None:
+                raise ValueError(
+                    "PUBLIC_BASE_URL must be set when QStash delivers jobs: it is the address "
+                    "QStash calls and the one every delivery signature names"
+                )
+            self.public_base_url = f"http://{self.host}:{self.port}"
+        self.public_base_url = self.public_base_url.rstrip("/")
+        return self
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -16,6 +16,7 @@ def production(**overrides: object) -> Settings:
         "jwt_secret": "p" * 40,
         "upstash_redis_rest_url": "https://kv.example.com",
         "upstash_redis_rest_token": "token",
+        "public_base_url": "https://api.example.com",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]
@@ -39,6 +40,26 @@ class TestProductionGuards:
         with pytest.raises(ValidationError, match="QSTASH_CURRENT_SIGNING_KEY"):
             production(qstash_token="token")
         assert production(qstash_token="token", qstash_current_signing_key="sig_1").is_production
+
+
+class TestPublicBaseUrl:
+    def test_defaults_to_the_served_address(self):
+        settings = Settings(_env_file=None, host="0.0.0.0", port=8123)
+        assert settings.public_base_url == "http://0.0.0.0:8123"
+
+    def test_an_explicit_one_is_kept_without_a_trailing_slash(self):
+        settings = Settings(_env_file=None, public_base_url="https://api.example.com/")
+        assert settings.public_base_url == "https://api.example.com"
+
+    def test_production_with_qstash_needs_it(self):
+        with pytest.raises(ValidationError, match="PUBLIC_BASE_URL"):
+            production(qstash_token="token", qstash_current_signing_key="key", public_base_url="")
+        explicit = production(
+            qstash_token="token",
+            qstash_current_signing_key="key",
+            public_base_url="https://api.example.com",
+        )
+        assert explicit.public_base_url == "https://api.example.com"
 
 
 class TestDevelopment:
