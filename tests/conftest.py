@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -68,11 +69,26 @@ def upstash_url(redis_url: str) -> Iterator[str]:
         yield url
 
 
+def run_outside_event_loop(function: Callable[..., object], *args: object) -> None:
+    """Run blocking setup that starts its own event loop (Alembic's environment, asyncio.run).
+
+    Such code cannot nest in a running loop, as when a session fixture is first asked for by
+    an async fixture; then it runs on a thread of its own.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        function(*args)
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(function, *args).result()
+
+
 def run_migrations(url: str) -> None:
     config = Config(str(ROOT / "alembic.ini"))
     config.attributes["url"] = url
     config.attributes["configure_logger"] = False
-    command.upgrade(config, "head")
+    run_outside_event_loop(command.upgrade, config, "head")
 
 
 def _asyncpg_url(url: str) -> str:
@@ -98,7 +114,7 @@ def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="session")
 def postgres_database(postgres_url: str) -> str:
     name = f"mugshot_test_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_create_database(postgres_url, name))
+    run_outside_event_loop(asyncio.run, _create_database(postgres_url, name))
     url = _asyncpg_url(postgres_url.rsplit("/", 1)[0] + f"/{name}")
     run_migrations(url)
     return url

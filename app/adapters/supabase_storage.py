@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from app.adapters.storage import (
     Buckets,
+    ObjectAlreadyExists,
     ObjectNotFound,
     StorageUnavailable,
     check_object_path,
@@ -215,5 +216,5 @@ def _map_api_error(action: str, exc: Any) -> Exception:
             f"cannot {action}: the bucket does not exist; run scripts/setup_storage_buckets.py"
         )
     if status == "409" and error == "Duplicate":
-        return StorageUnavailable(f"cannot {action}: the object already exists")
+        return ObjectAlreadyExists(f"cannot {action}: the object already exists")
     return StorageUnavailable(f"Supabase Storage refused to {action}: {status} {message}")

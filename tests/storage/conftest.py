@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 from typing import Any, TypeAlias
 
 import httpx
@@ -12,7 +13,7 @@ import pytest
 from app.adapters.storage import Buckets, ObjectStorage
 from app.adapters.supabase_storage import SupabaseObjectStorage
 from app.config import Settings
-from tests.conftest import make_settings
+from tests.conftest import http_client, make_settings, running_app
 from tests.support.supabase_storage_server import (
     StorageState,
     service_role_key,
@@ -107,10 +108,26 @@ async def _supabase_storage(request: pytest.FixtureRequest) -> AsyncIterator[Sto
             await adapter.close()
 
 
+@asynccontextmanager
+async def _local_storage(request: pytest.FixtureRequest) -> AsyncIterator[StorageUnderTest]:
+    """The app's own local adapter; its URLs are fetched from the app that serves them."""
+    tmp_path: Path = request.getfixturevalue("tmp_path")
+    sqlite_database: str = request.getfixturevalue("sqlite_database")
+    settings = make_settings(database_url=sqlite_database, data_dir=tmp_path)
+    async with running_app(settings) as app, http_client(app) as http:
+
+        async def fetch(url: str) -> tuple[int, bytes]:
+            response = await http.get(url)
+            return response.status_code, response.content
+
+        yield app.state.ports.storage, fetch
+
+
 # One entry per adapter; each yields the adapter and a way to fetch the URLs it hands out.
 _ADAPTERS: dict[
     str, Callable[[pytest.FixtureRequest], AbstractAsyncContextManager[StorageUnderTest]]
 ] = {
+    "local": _local_storage,
     "supabase": _supabase_storage,
 }
 

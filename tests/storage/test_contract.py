@@ -9,8 +9,8 @@ import pytest
 from app.adapters.storage import (
     Buckets,
     InvalidObjectPath,
+    ObjectAlreadyExists,
     ObjectNotFound,
-    StorageUnavailable,
     object_url,
 )
 from tests.storage.conftest import StorageUnderTest
@@ -42,7 +42,7 @@ class TestPutAndGet:
         adapter, _ = storage
         bucket = buckets.user_assets.name
         await adapter.put(bucket, "u1/a.png", PNG, content_type="image/png", upsert=False)
-        with pytest.raises(StorageUnavailable):
+        with pytest.raises(ObjectAlreadyExists):
             await adapter.put(bucket, "u1/a.png", JPEG, content_type="image/jpeg", upsert=False)
         assert await adapter.get(bucket, "u1/a.png") == PNG
 
