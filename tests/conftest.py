@@ -26,6 +26,7 @@ from app.config import Settings
 from app.kit.db import Database
 from app.main import create_app
 from app.models import Base
+from tests.factories import TestUser, create_user
 from tests.support.services import ServiceUnavailable, postgres_server, redis_server
 from tests.support.upstash_server import upstash_rest_server
 
@@ -189,3 +190,15 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with http_client(app) as http:
         yield http
+
+
+@pytest.fixture
+async def user(client: httpx.AsyncClient, app: FastAPI) -> TestUser:
+    """A confirmed account with a live session."""
+    return await create_user(client, app)
+
+
+@pytest.fixture
+async def other(client: httpx.AsyncClient, app: FastAPI) -> TestUser:
+    """A second account, for checking that one person never reaches another's things."""
+    return await create_user(client, app)

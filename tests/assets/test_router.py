@@ -20,7 +20,7 @@ from app.kit.db import transaction
 from app.kit.uploads import UploadedFile
 from app.models import AssetType, User
 from tests.auth.test_router import assert_error
-from tests.factories import API, TestUser, create_user
+from tests.factories import API, TestUser
 from tests.images import (
     SECRET_MARKER,
     fetch,
@@ -31,16 +31,6 @@ from tests.images import (
     png_with_text_chunk,
     upload,
 )
-
-
-@pytest.fixture
-async def user(client: httpx.AsyncClient, app: FastAPI) -> TestUser:
-    return await create_user(client, app)
-
-
-@pytest.fixture
-async def other(client: httpx.AsyncClient, app: FastAPI) -> TestUser:
-    return await create_user(client, app)
 
 
 def bucket_dir(app: FastAPI, bucket: str = "user_assets") -> Path:

@@ -9,7 +9,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.auth.test_router import assert_error
-from tests.factories import API, TestUser, create_user
+from tests.factories import API, TestUser
 from tests.images import (
     SECRET_MARKER,
     fetch,
@@ -19,16 +19,6 @@ from tests.images import (
     png_declaring,
     upload,
 )
-
-
-@pytest.fixture
-async def user(client: httpx.AsyncClient, app: FastAPI) -> TestUser:
-    return await create_user(client, app)
-
-
-@pytest.fixture
-async def other(client: httpx.AsyncClient, app: FastAPI) -> TestUser:
-    return await create_user(client, app)
 
 
 async def post_avatar(

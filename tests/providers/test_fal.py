@@ -16,11 +16,11 @@ from PIL import Image
 
 from app.config import Settings
 from app.providers import fal as fal_module
-from app.providers.base import Brief, InputImage, ProviderError, RenderRequest
+from app.providers.base import InputImage, ProviderError, RenderRequest
 from app.providers.fal import FalProvider, closest_aspect_ratio, fit_image_size
 from app.providers.output import NOT_AN_IMAGE, TOO_LARGE
-from app.providers.prompt import build_prompt
 from app.providers.registry import ProviderRegistry, get_model
+from tests.providers.inputs import make_request
 from tests.support.fal_server import FalServerHandle, fal_server
 
 KEY = "fal-test-key-id:fal-test-key-secret-0123456789"
@@ -58,25 +58,14 @@ def render_request(
     height: int = 720,
     variant: int = 0,
 ) -> RenderRequest:
-    spec = get_model(model_id)
-    brief = Brief(
-        platform="youtube",
-        width=width,
-        height=height,
-        headline="I tried it for 30 days",
-        subtext=None,
-        vibe="bold and bright",
-    )
-    selfies = sum(1 for image in images if image.role == "selfie")
-    prompt = build_prompt(brief, selfies=selfies, references=len(images) - selfies)
-    return RenderRequest(
+    return make_request(
         model_id=model_id,
-        provider_model=spec.provider_model,
-        brief=brief,
-        prompt=prompt,
+        provider_model=get_model(model_id).provider_model,
         quality=quality,
         images=images,
-        params=params or {},
+        params=params,
+        width=width,
+        height=height,
         seed="job-7f3a",
         variant=variant,
     )
