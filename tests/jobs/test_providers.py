@@ -241,3 +241,47 @@ class TestAvailability:
             )
             assert response.status_code == 422
             assert response.json()["code"] == "reference_required"
+
+
+class TestChatReplies:
+    async def test_replies_come_from_the_text_model_when_configured(
+        self, provider_app: FastAPI, servers: Servers
+    ):
+        async with http_client(provider_app) as client:
+            user = await create_user(client, provider_app)
+            project = await create_project(client, user)
+            chat = await client.post(
+                f"{API}/chat/new", json={"project_id": project["id"]}, headers=user.headers
+            )
+            response = await client.post(
+                f"{API}/chat/{chat.json()['chat_id']}/messages",
+                json={"content": "How do I make it pop?", "sender": "user"},
+                headers=user.headers,
+            )
+            assert response.status_code == 201, response.text
+            reply = response.json()["reply"]["content"]
+            assert reply.startswith("Try a bolder headline for:")
+        [request] = servers.gemini.requests
+        assert "gemini-2.5-flash" in request.path
+        assert "How do I make it pop?" in str(request.body)
+
+    async def test_a_failing_text_model_falls_back_to_the_acknowledgement(
+        self, provider_app: FastAPI, servers: Servers
+    ):
+        servers.gemini.set_fault("server_error")
+        async with http_client(provider_app) as client:
+            user = await create_user(client, provider_app)
+            project = await create_project(client, user)
+            chat = await client.post(
+                f"{API}/chat/new", json={"project_id": project["id"]}, headers=user.headers
+            )
+            response = await client.post(
+                f"{API}/chat/{chat.json()['chat_id']}/messages",
+                json={"content": "Render it", "sender": "user", "generate": True},
+                headers=user.headers,
+            )
+            assert response.status_code == 201, response.text
+            exchange = response.json()
+            assert exchange["job"] is not None
+            assert exchange["job"]["id"] in exchange["reply"]["content"]
+            await provider_app.state.ports.dispatcher.drain()
