@@ -204,10 +204,6 @@ class Settings(BaseSettings):
         return value
 
     @property
-    def uses_upstash(self) -> bool:
-        return bool(self.upstash_redis_rest_url)
-
-    @property
     def uses_supabase_storage(self) -> bool:
         return bool(self.supabase_url and self.supabase_service_role_key)
 

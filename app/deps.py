@@ -8,9 +8,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.adapters.kv import KeyValueStore
-from app.adapters.mail import Mailer
-from app.adapters.storage import ObjectStorage
 from app.config import Settings
 from app.kit.db import transaction
 from app.ports import Ports
@@ -39,22 +36,7 @@ async def get_session(request: Request, ports: PortsDep) -> AsyncIterator[AsyncS
         yield session
 
 
-def get_kv(ports: PortsDep) -> KeyValueStore:
-    return ports.kv
-
-
-def get_mailer(ports: PortsDep) -> Mailer:
-    return ports.mailer
-
-
-def get_storage(ports: PortsDep) -> ObjectStorage:
-    return ports.storage
-
-
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 # "function" scope: the transaction commits when the handler returns, before the response is
 # sent, so a client never sees success for work that was rolled back.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
-KVDep = Annotated[KeyValueStore, Depends(get_kv)]
-MailerDep = Annotated[Mailer, Depends(get_mailer)]
-StorageDep = Annotated[ObjectStorage, Depends(get_storage)]

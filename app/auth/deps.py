@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -13,7 +12,7 @@ from app.adapters.kv import KeyValueUnavailable
 from app.auth import repository
 from app.auth.service import session_store
 from app.deps import PortsDep, SessionDep
-from app.kit.errors import Forbidden, ServiceUnavailable, Unauthorized
+from app.kit.errors import ServiceUnavailable, Unauthorized
 from app.kit.security import InvalidAccessToken, decode_access_token
 from app.models import User
 
@@ -70,19 +69,3 @@ async def get_current_user(caller: CallerDep) -> User:
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
-
-
-async def get_admin_user(user: CurrentUser) -> User:
-    if not user.is_admin:
-        raise Forbidden("This needs an administrator account.")
-    return user
-
-
-AdminUser = Annotated[User, Depends(get_admin_user)]
-
-
-def parse_uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None

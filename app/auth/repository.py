@@ -18,10 +18,6 @@ async def find_by_email(session: AsyncSession, email: str) -> User | None:
     return await session.scalar(select(User).where(func.lower(User.email) == email.lower()))
 
 
-async def find_by_username(session: AsyncSession, username: str) -> User | None:
-    return await session.scalar(select(User).where(func.lower(User.username) == username.lower()))
-
-
 async def username_taken(
     session: AsyncSession, username: str, *, except_user: uuid.UUID | None = None
 ) -> bool:

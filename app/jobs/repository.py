@@ -13,8 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.models import IdempotencyKey, Job, JobStatus, Project, ProjectStatus, Render
 from app.models.base import utcnow
 
-ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
-
 
 async def get_owned(session: AsyncSession, *, user_id: uuid.UUID, job_id: uuid.UUID) -> Job | None:
     return await session.scalar(select(Job).where(Job.id == job_id, Job.user_id == user_id))

@@ -19,12 +19,12 @@ import anyio
 from sqlalchemy.exc import IntegrityError
 
 from app.adapters.storage import ObjectNotFound, StorageUnavailable
+from app.assets import repository as assets_repository
 from app.jobs import repository
 from app.jobs.imaging import fit_render
 from app.jobs.service import refund_unproduced
 from app.kit.db import transaction
 from app.models import Asset, Job, JobStatus, Project, Render
-from app.projects import repository as projects_repository
 from app.providers.base import Brief, InputImage, ProviderError, RenderRequest
 from app.providers.prompt import build_prompt
 from app.providers.registry import ModelSpec, get_model, render_size
@@ -88,7 +88,7 @@ async def _plan(ports: Ports, job: Job) -> RunPlan:
             wanted.append(project.copy_target_asset_id)
         found = {
             asset.id: asset
-            for asset in await projects_repository.owned_assets(
+            for asset in await assets_repository.get_owned_assets(
                 session, user_id=job.user_id, ids=wanted
             )
         }

@@ -80,10 +80,6 @@ class Job(IdMixin, CreatedAtMixin, Base):
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    @property
-    def job_status(self) -> JobStatus:
-        return JobStatus(self.status)
-
 
 class Render(IdMixin, CreatedAtMixin, Base):
     __tablename__ = "renders"

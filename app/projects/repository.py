@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Asset, Job, JobStatus, Project
+from app.models import Job, JobStatus, Project
 
 
 async def get_owned(
@@ -30,17 +29,6 @@ async def list_owned(
         query.order_by(Project.created_at.desc(), Project.id.desc()).limit(limit).offset(offset)
     )
     return list(rows), int(total or 0)
-
-
-async def owned_assets(
-    session: AsyncSession, *, user_id: uuid.UUID, ids: Sequence[uuid.UUID]
-) -> list[Asset]:
-    if not ids:
-        return []
-    rows = await session.scalars(
-        select(Asset).where(Asset.user_id == user_id, Asset.id.in_(list(ids)))
-    )
-    return list(rows)
 
 
 async def has_active_job(session: AsyncSession, project_id: uuid.UUID) -> bool:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.assets import repository as assets_repository
 from app.kit.db import after_commit
 from app.kit.errors import Conflict, Unprocessable
 from app.models import Asset, AssetType, Project, User
@@ -37,7 +38,7 @@ async def _check_assets(
     unique = list(dict.fromkeys(ids))
     found: dict[uuid.UUID, Asset] = {
         asset.id: asset
-        for asset in await repository.owned_assets(session, user_id=user.id, ids=unique)
+        for asset in await assets_repository.get_owned_assets(session, user_id=user.id, ids=unique)
     }
     for asset_id in unique:
         asset = found.get(asset_id)
