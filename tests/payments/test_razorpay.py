@@ -207,6 +207,32 @@ class TestCheckout:
         assert await payment_references(client, user) == []
         assert await payment_references(client, other) == []
 
+    async def test_malformed_bodies_and_other_providers_orders_are_refused(
+        self, client: httpx.AsyncClient, user: TestUser, razorpay: RazorpayServerHandle
+    ) -> None:
+        order = await razorpay_order(client, user)
+        paid = razorpay.pay(order["checkout"]["razorpay_order_id"])
+        body = verify_body(str(order["order_id"]), paid)
+        missing = {key: value for key, value in body.items() if key != "razorpay_signature"}
+        test_order = await purchase(client, user, provider="test")
+
+        responses = [
+            await client.post(f"{API}/credits/verify", json=missing, headers=user.headers),
+            await client.post(
+                f"{API}/credits/verify", json={**body, "extra": 1}, headers=user.headers
+            ),
+            await client.post(
+                f"{API}/credits/verify",
+                json={**body, "order_id": test_order["order_id"]},
+                headers=user.headers,
+            ),
+            await client.post(f"{API}/credits/verify", json=body),
+        ]
+
+        assert [response.status_code for response in responses] == [422, 422, 400, 401]
+        assert responses[2].json()["code"] == "payment_mismatch"
+        assert await payment_references(client, user) == []
+
     async def test_an_unknown_razorpay_payment_is_503_from_the_provider(
         self, client: httpx.AsyncClient, user: TestUser, razorpay: RazorpayServerHandle
     ) -> None:
