@@ -362,8 +362,9 @@ class StripeProvider:
                 f"Stripe is unavailable: {type(exc).__name__}", retryable=True
             ) from exc
         except stripe.StripeError as exc:
+            # Only the class and code: Stripe's messages may quote part of the key.
             raise PaymentProviderError(
-                f"Stripe refused the session: {exc.user_message or type(exc).__name__}",
+                f"Stripe refused the session: {type(exc).__name__} {exc.http_status} {exc.code}",
                 retryable=False,
             ) from exc
         if not session.id or not session.url:
