@@ -15,12 +15,8 @@ from app.main import create_app
 from tests.conftest import make_settings
 from tests.factories import API, latest_token, signup_body
 from tests.images import image_bytes
-from tests.serverless.lambda_runtime import (
-    Gateway,
-    LambdaEnvironment,
-    build_event,
-    load_event,
-)
+from tests.serverless.lambda_events import Gateway, build_event, load_sample
+from tests.serverless.lambda_runtime import LambdaEnvironment
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 BOUNDARY = "----MugShotBoundary7MA4YWxkTrZu0gW"
@@ -81,21 +77,24 @@ def upload_png(
 
 
 class TestEvents:
-    def test_the_fixtures_are_the_documented_shapes(self) -> None:
-        http_api = load_event("http_api_v2_get_health")
+    def test_the_samples_are_api_gateways_documented_shapes(self) -> None:
+        http_api = load_sample(Gateway.HTTP_API)
         assert http_api["version"] == "2.0"
-        assert http_api["requestContext"]["http"]["method"] == "GET"
-        rest_api = load_event("rest_api_v1_get_health")
-        assert "version" not in rest_api
-        assert rest_api["resource"] == "/{proxy+}"
-        assert rest_api["multiValueHeaders"]["Host"] == [rest_api["headers"]["Host"]]
-        for name in ("http_api_v2_upload", "rest_api_v1_upload"):
-            assert load_event(name)["isBase64Encoded"] is True
+        assert "sourceIp" in http_api["requestContext"]["http"]
+        rest_api = load_sample(Gateway.REST_API)
+        assert rest_api["httpMethod"] == rest_api["requestContext"]["httpMethod"]
+        assert "sourceIp" in rest_api["requestContext"]["identity"]
+        assert set(rest_api["multiValueHeaders"]) == set(rest_api["headers"])
+
+    def test_a_binary_body_is_sent_base64_encoded(self, gateway: Gateway) -> None:
+        event = build_event(gateway, "POST", f"{API}/assets/upload", body=b"\x89PNG", binary=True)
+        assert event["isBase64Encoded"] is True
+        assert event["body"] == "iVBORw=="
 
 
 class TestHealth:
     def test_get_health(self, lambda_env: LambdaEnvironment, gateway: Gateway) -> None:
-        response = lambda_env.invoke(load_event(f"{gateway}_get_health"))
+        response = lambda_env.request(gateway, "GET", "/health")
 
         assert response.status == 200, response.body
         assert response.base64_encoded is False
@@ -195,8 +194,7 @@ class TestBasePath:
         staged = settings.model_copy(update={"api_gateway_base_path": "/prod"})
         environment = LambdaEnvironment(staged)
         try:
-            event = load_event("http_api_v2_get_health")
-            event["rawPath"] = event["requestContext"]["http"]["path"] = "/prod/health"
+            event = build_event(Gateway.HTTP_API, "GET", "/prod/health")
             event["requestContext"]["stage"] = "prod"
 
             response = environment.invoke(event)
@@ -239,6 +237,7 @@ class TestStartupWarning:
         warnings = [r for r in app_records if r.levelno == logging.WARNING]
         assert [r.getMessage() for r in warnings] == [IN_PROCESS_WARNING]
         assert "QSTASH_TOKEN" in IN_PROCESS_WARNING
+        assert "self-invocation" in IN_PROCESS_WARNING
 
     def test_a_durable_dispatcher_is_not_flagged(
         self, app_records: list[logging.LogRecord], tmp_path: Any
@@ -258,7 +257,7 @@ class DurableDispatcher:
     name = "qstash"
     finishes_after_response = True
 
-    async def dispatch(self, job_id: uuid.UUID) -> None:
+    async def dispatch(self, job_id: uuid.UUID, *, attempt: int = 0) -> None:
         raise AssertionError("not used")
 
     async def drain(self) -> None:
