@@ -100,9 +100,7 @@ def build_event(
         event["httpMethod"] = method
         event["pathParameters"] = {"proxy": path.lstrip("/")}
         event["stageVariables"] = None
-        context.update(
-            httpMethod=method, path=path, resourcePath="/{proxy+}", resourceId="x1y2z3"
-        )
+        context.update(httpMethod=method, path=path, resourcePath="/{proxy+}", resourceId="x1y2z3")
         context["identity"]["sourceIp"] = source_ip
         context["identity"].pop("clientCert", None)
         single: dict[str, str] = {}

@@ -60,8 +60,12 @@ class LambdaEnvironment:
         return self._call(self._loop.run_until_complete, coroutine)
 
     def invoke(self, event: dict[str, Any]) -> LambdaResponse:
+        return LambdaResponse.parse(self.invoke_raw(event))
+
+    def invoke_raw(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The handler's answer as it is, for events that do not come from API Gateway."""
         raw: dict[str, Any] = self._call(self.handler, event, LambdaContext())
-        return LambdaResponse.parse(raw)
+        return raw
 
     def request(
         self,

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
+from app.adapters.lambda_dispatch import JOB_EVENT_KEY, job_event
 from app.config import Settings
+from app.jobs.runner import claim_job
 from app.lambda_handler import IN_PROCESS_WARNING, build_handler
 from app.main import create_app
 from tests.conftest import make_settings
@@ -17,6 +19,7 @@ from tests.factories import API, latest_token, signup_body
 from tests.images import image_bytes
 from tests.serverless.lambda_events import Gateway, build_event, load_sample
 from tests.serverless.lambda_runtime import LambdaEnvironment
+from tests.support.dispatch import HeldDispatcher
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 BOUNDARY = "----MugShotBoundary7MA4YWxkTrZu0gW"
@@ -187,6 +190,75 @@ class TestJobs:
         assert job.status == 202, job.body
         assert job.json()["status"] == "queued"
         assert job.json()["cost_credits"] > 0
+
+
+def submit_held_job(env: LambdaEnvironment, gateway: Gateway) -> uuid.UUID:
+    """A queued job whose dispatch is held, so only the events the test sends run it."""
+    env.app.state.ports.dispatcher = HeldDispatcher(env.app.state.ports)
+    auth = sign_up(env, gateway)
+    project = env.request(
+        gateway, "POST", f"{API}/projects", headers=auth, json_body={"platform": "youtube"}
+    )
+    assert project.status == 201, project.body
+    job = env.request(
+        gateway,
+        "POST",
+        f"{API}/jobs",
+        headers=auth,
+        json_body={"project_id": project.json()["id"], "quality": "draft", "variants": 1},
+    )
+    assert job.status == 202, job.body
+    return uuid.UUID(job.json()["id"])
+
+
+class TestJobEvents:
+    def test_a_job_event_runs_the_job_to_its_end(self, lambda_env: LambdaEnvironment) -> None:
+        job_id = submit_held_job(lambda_env, Gateway.HTTP_API)
+
+        answer = lambda_env.invoke_raw(job_event(job_id, 0))
+
+        assert answer == {"job_id": str(job_id), "status": "succeeded", "outcome": "ran"}
+
+    def test_a_job_held_by_a_live_lease_is_answered_not_retried(
+        self, lambda_env: LambdaEnvironment
+    ) -> None:
+        job_id = submit_held_job(lambda_env, Gateway.HTTP_API)
+        # Another run claimed it (or claimed it and crashed): its lease is still live.
+        assert lambda_env.run(claim_job(lambda_env.app.state.ports, job_id)) is not None
+
+        answer = lambda_env.invoke_raw(job_event(job_id, 0))
+
+        assert answer["outcome"] == "in_progress"
+        assert answer["status"] == "running"
+
+    def test_a_finished_job_is_not_run_again(self, lambda_env: LambdaEnvironment) -> None:
+        job_id = submit_held_job(lambda_env, Gateway.REST_API)
+        lambda_env.invoke_raw(job_event(job_id, 0))
+
+        again = lambda_env.invoke_raw(job_event(job_id, 0))
+
+        assert again["outcome"] == "already_finished"
+
+    @pytest.mark.parametrize("body", [{}, {"job_id": "not-a-uuid"}, "text", None])
+    def test_a_malformed_job_event_is_dropped(
+        self, lambda_env: LambdaEnvironment, body: object
+    ) -> None:
+        assert lambda_env.invoke_raw({JOB_EVENT_KEY: body}) == {"outcome": "invalid_event"}
+
+    def test_a_scheduled_event_runs_the_sweep(self, lambda_env: LambdaEnvironment) -> None:
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "123456789012",
+            "time": "2026-12-02T03:00:00Z",
+            "region": "eu-west-1",
+            "resources": ["arn:aws:events:eu-west-1:123456789012:rule/mugshot-sweep"],
+            "detail": {},
+        }
+
+        assert lambda_env.invoke_raw(event) == {"redispatched": 0, "failed": 0, "checked": 0}
 
 
 class TestBasePath:

@@ -123,13 +123,15 @@ def verify_sigv4(
         raise SignatureRefused("InvalidSignatureException", "Credential should be scoped right")
     if abs(now - signed_at) > SIGNATURE_MAX_AGE:
         raise SignatureRefused("InvalidSignatureException", "Signature expired")
-    required = {"host", "x-amz-date"} | ({"x-amz-security-token"} if credentials.session_token else set())
-    if not required <= set(signed_headers) or signed_headers != sorted(signed_headers):
-        raise SignatureRefused("IncompleteSignatureException", "Headers must be signed")
     if headers.get("x-amz-security-token", "") != credentials.session_token:
         raise SignatureRefused(
             "UnrecognizedClientException", "The security token included in the request is invalid."
         )
+    required = {"host", "x-amz-date"} | (
+        {"x-amz-security-token"} if credentials.session_token else set()
+    )
+    if not required <= set(signed_headers) or signed_headers != sorted(signed_headers):
+        raise SignatureRefused("IncompleteSignatureException", "Headers must be signed")
     pairs = sorted(
         (quote(key, safe="-_.~"), quote(value, safe="-_.~"))
         for key, value in parse_qsl(query, keep_blank_values=True)
@@ -139,14 +141,21 @@ def verify_sigv4(
             method,
             quote(raw_path, safe="/~"),
             "&".join(f"{key}={value}" for key, value in pairs),
-            "".join(f"{name}:{' '.join(headers.get(name, '').split())}\n" for name in signed_headers),
+            "".join(
+                f"{name}:{' '.join(headers.get(name, '').split())}\n" for name in signed_headers
+            ),
             ";".join(signed_headers),
             hashlib.sha256(body).hexdigest(),
         ]
     )
     scope = f"{date}/{region}/{service}/aws4_request"
     string_to_sign = "\n".join(
-        ["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical_request.encode()).hexdigest()]
+        [
+            "AWS4-HMAC-SHA256",
+            amz_date,
+            scope,
+            hashlib.sha256(canonical_request.encode()).hexdigest(),
+        ]
     )
     key = _hmac(("AWS4" + credentials.secret_access_key).encode(), date)
     for part in (region, service, "aws4_request"):
@@ -210,6 +219,12 @@ class Environment:
     def pid(self) -> int:
         return self.process.pid
 
+    def wait_until_stopped(self, timeout: float = 5.0) -> None:
+        # The signal takes effect when the kernel next schedules the process.
+        deadline = time.monotonic() + timeout
+        while self.process_state() not in {"T", "gone"} and time.monotonic() < deadline:
+            time.sleep(0.002)
+
     def process_state(self) -> str:
         """The kernel's state letter for the process: T when stopped (frozen)."""
         try:
@@ -252,7 +267,7 @@ class LambdaService:
     @property
     def address(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"{host}:{port}"
+        return f"{host!s}:{port}"
 
     @property
     def endpoint_url(self) -> str:
@@ -358,9 +373,15 @@ class LambdaService:
                 self._ensure_environment()
             self._condition.notify_all()
 
-    def _failed(self, invocation: Invocation, environment: Environment, error: dict[str, Any]) -> None:
+    def _failed(
+        self, invocation: Invocation, environment: Environment, error: dict[str, Any]
+    ) -> None:
         invocation.deliveries.append(f"{environment.number} {error.get('errorType', 'error')}")
-        if invocation.asynchronous and invocation.retries < len(self.retry_delays) and not self._closing:
+        if (
+            invocation.asynchronous
+            and invocation.retries < len(self.retry_delays)
+            and not self._closing
+        ):
             delay = self.retry_delays[invocation.retries]
             invocation.retries += 1
             timer = threading.Timer(delay, self._retry, args=(invocation,))
@@ -373,7 +394,11 @@ class LambdaService:
 
     def _retry(self, invocation: Invocation) -> None:
         with self._condition:
-            self._timers = {timer for timer in self._timers if timer.is_alive() and timer is not threading.current_thread()}
+            self._timers = {
+                timer
+                for timer in self._timers
+                if timer.is_alive() and timer is not threading.current_thread()
+            }
         self._enqueue(invocation, retry=True)
 
     def kill_environment(self) -> Environment:
@@ -391,8 +416,12 @@ class LambdaService:
         with self._condition:
             while True:
                 environment = self._live_environment()
-                busy = self._queue or self._timers or (
-                    environment is not None and not (environment.waiting and environment.frozen)
+                busy = (
+                    self._queue
+                    or self._timers
+                    or (
+                        environment is not None and not (environment.waiting and environment.frozen)
+                    )
                 )
                 if not busy:
                     return
@@ -437,6 +466,7 @@ class LambdaService:
                 if not environment.frozen:
                     # Lambda freezes an environment that has asked for work and has none.
                     os.kill(environment.pid, signal.SIGSTOP)
+                    environment.wait_until_stopped()
                     environment.frozen = True
                     environment.freezes += 1
                     self._condition.notify_all()
@@ -503,6 +533,11 @@ class LambdaService:
         return chosen
 
 
+def trace_id() -> str:
+    """An X-Ray trace header as Lambda passes it: Root=1-<epoch hex>-<24 hex>;Sampled=0."""
+    return f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=0"
+
+
 class _Server(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A killed environment drops its connection mid-request; that is the point, not a bug.
@@ -517,7 +552,9 @@ def _handler_class(service: LambdaService) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             return None
 
-        def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+        def _send(
+            self, status: int, body: bytes = b"", headers: dict[str, str] | None = None
+        ) -> None:
             self.send_response(status)
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
@@ -528,7 +565,9 @@ def _handler_class(service: LambdaService) -> type[BaseHTTPRequestHandler]:
 
         def _json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
             self._send(
-                status, json.dumps(data).encode(), {"Content-Type": "application/json", **(headers or {})}
+                status,
+                json.dumps(data).encode(),
+                {"Content-Type": "application/json", **(headers or {})},
             )
 
         def _body(self) -> bytes:
@@ -551,8 +590,10 @@ def _handler_class(service: LambdaService) -> type[BaseHTTPRequestHandler]:
                     "Content-Type": "application/json",
                     "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
                     "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
-                    "Lambda-Runtime-Invoked-Function-Arn": service.function.arn(invocation.qualifier),
-                    "Lambda-Runtime-Trace-Id": f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=0",
+                    "Lambda-Runtime-Invoked-Function-Arn": service.function.arn(
+                        invocation.qualifier
+                    ),
+                    "Lambda-Runtime-Trace-Id": trace_id(),
                 },
             )
 
@@ -567,7 +608,11 @@ def _handler_class(service: LambdaService) -> type[BaseHTTPRequestHandler]:
                 self._json(202, {"status": "OK"})
                 return
             parts = path.path.removeprefix(f"{RUNTIME_PREFIX}/invocation/").split("/")
-            if not path.path.startswith(f"{RUNTIME_PREFIX}/invocation/") or len(parts) != 2 or parts[1] not in {"response", "error"}:
+            if (
+                not path.path.startswith(f"{RUNTIME_PREFIX}/invocation/")
+                or len(parts) != 2
+                or parts[1] not in {"response", "error"}
+            ):
                 self._json(404, {"errorType": "NotFound", "errorMessage": self.path})
                 return
             request_id, kind = parts
@@ -578,16 +623,26 @@ def _handler_class(service: LambdaService) -> type[BaseHTTPRequestHandler]:
             if status == 202:
                 self._json(202, {"status": "OK"})
             elif status == 413:
-                self._json(413, {"errorType": "RequestEntityTooLarge", "errorMessage": "Response payload too large"})
+                self._json(
+                    413,
+                    {
+                        "errorType": "RequestEntityTooLarge",
+                        "errorMessage": "Response payload too large",
+                    },
+                )
             else:
-                self._json(400, {"errorType": "InvalidRequestID", "errorMessage": "Invalid request ID"})
+                self._json(
+                    400, {"errorType": "InvalidRequestID", "errorMessage": "Invalid request ID"}
+                )
 
         def _error(self, body: bytes) -> dict[str, Any]:
             try:
                 error: dict[str, Any] = json.loads(body)
             except ValueError:
                 error = {"errorMessage": body.decode(errors="replace")}
-            error.setdefault("errorType", self.headers.get("Lambda-Runtime-Function-Error-Type", ""))
+            error.setdefault(
+                "errorType", self.headers.get("Lambda-Runtime-Function-Error-Type", "")
+            )
             return error
 
         def _refuse(self, status: int, error_type: str, message: str) -> None:
@@ -624,26 +679,40 @@ def _handler_class(service: LambdaService) -> type[BaseHTTPRequestHandler]:
             qualifier = service.resolve(function_name, asked)
             status = 404
             if qualifier is False:
-                self._refuse(404, "ResourceNotFoundException", f"Function not found: {function_name}")
+                self._refuse(
+                    404, "ResourceNotFoundException", f"Function not found: {function_name}"
+                )
             elif invocation_type == "DryRun":
                 status = 204
                 self._send(204)
             elif invocation_type != "Event":
                 # Synchronous calls to itself would wait on the only environment: not served.
                 status = 400
-                self._refuse(400, "InvalidParameterValueException", f"{invocation_type} is not served here")
+                self._refuse(
+                    400, "InvalidParameterValueException", f"{invocation_type} is not served here"
+                )
             elif len(body) > ASYNC_PAYLOAD_LIMIT:
                 status = 413
-                self._refuse(413, "RequestTooLargeException", "Request must be smaller than 1048576 bytes for the InvokeAsync operation")
+                self._refuse(
+                    413,
+                    "RequestTooLargeException",
+                    "Request must be smaller than 1048576 bytes for the InvokeAsync operation",
+                )
             else:
                 try:
                     json.loads(body or b"{}")
                 except ValueError:
                     status = 400
-                    self._refuse(400, "InvalidRequestContentException", "Could not parse request body into json")
+                    self._refuse(
+                        400,
+                        "InvalidRequestContentException",
+                        "Could not parse request body into json",
+                    )
                 else:
                     assert not isinstance(qualifier, bool)
-                    invocation = service.invoke_async(json.loads(body or b"{}"), qualifier=qualifier)
+                    invocation = service.invoke_async(
+                        json.loads(body or b"{}"), qualifier=qualifier
+                    )
                     status = 202
                     self._send(202, headers={"x-amzn-RequestId": invocation.request_id})
             service.invoke_calls.append(
