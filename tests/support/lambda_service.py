@@ -10,7 +10,8 @@
 
 Each execution environment is a real `python -m awslambdaric <handler>` process. As on Lambda,
 it is frozen (SIGSTOP) while it waits for an event and thawed (SIGCONT) when one comes; one that
-dies mid-invocation fails that invocation, and the next event starts a new environment. The
+dies mid-invocation, or runs past the function timeout (then it is killed, `Sandbox.Timedout`),
+fails that invocation, and the next event starts a new environment. The
 function has one environment at a time, as with a reserved concurrency of 1. Async invocations
 that fail are retried with the same request id, twice, after `retry_delays` (60 s and 120 s on
 Lambda).
@@ -61,7 +62,7 @@ class LambdaFunction:
     region: str = "eu-west-1"
     # Versions and aliases a caller may name as the qualifier.
     qualifiers: frozenset[str] = frozenset({"$LATEST", "live"})
-    timeout_seconds: int = 60
+    timeout_seconds: float = 60.0
     memory_mb: int = 1024
 
     def arn(self, qualifier: str | None = None) -> str:
@@ -214,6 +215,7 @@ class Environment:
     freezes: int = 0
     waiting: bool = False
     dead: bool = False
+    timed_out: bool = False
 
     @property
     def pid(self) -> int:
@@ -258,6 +260,7 @@ class LambdaService:
         self.environments: list[Environment] = []
         self._queue: deque[Invocation] = deque()
         self._timers: set[threading.Timer] = set()
+        self._deadlines: list[threading.Timer] = []
         self._condition = threading.Condition()
         self._closing = False
         self._server = _Server(("127.0.0.1", 0), _handler_class(self))
@@ -360,15 +363,20 @@ class LambdaService:
             environment.current = None
             if invocation is not None and not invocation.done.is_set():
                 code = environment.process.returncode
-                self._failed(
-                    invocation,
-                    environment,
-                    {
+                if environment.timed_out:
+                    seconds = self.function.timeout_seconds
+                    error = {
+                        "errorType": "Sandbox.Timedout",
+                        "errorMessage": f"RequestId: {invocation.request_id} Error: "
+                        f"Task timed out after {seconds:.2f} seconds",
+                    }
+                else:
+                    error = {
                         "errorType": "Runtime.ExitError",
                         "errorMessage": f"RequestId: {invocation.request_id} Error: "
                         f"Runtime exited with error: {code}",
-                    },
-                )
+                    }
+                self._failed(invocation, environment, error)
             if self._queue:
                 self._ensure_environment()
             self._condition.notify_all()
@@ -440,7 +448,7 @@ class LambdaService:
     def close(self) -> None:
         with self._condition:
             self._closing = True
-            for timer in self._timers:
+            for timer in [*self._timers, *self._deadlines]:
                 timer.cancel()
             self._condition.notify_all()
         for environment in self.environments:
@@ -479,7 +487,21 @@ class LambdaService:
             if environment.frozen:
                 os.kill(environment.pid, signal.SIGCONT)
                 environment.frozen = False
+            deadline = threading.Timer(
+                self.function.timeout_seconds, self._time_out, args=(environment, invocation)
+            )
+            deadline.daemon = True
+            deadline.start()
+            self._deadlines.append(deadline)
             return invocation, environment
+
+    def _time_out(self, environment: Environment, invocation: Invocation) -> None:
+        """Past the function timeout Lambda stops the environment, and the invocation fails."""
+        with self._condition:
+            if environment.current is not invocation or environment.dead:
+                return
+            environment.timed_out = True
+        environment.process.kill()
 
     def finish(self, request_id: str, *, result: bytes | None, error: dict[str, Any] | None) -> int:
         with self._condition:
