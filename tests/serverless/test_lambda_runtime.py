@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from app.config import Settings
 from app.credits import repository as credits_repository
-from app.models import Job, Render
+from app.models import CreditTransaction, Job, Render
 from tests.conftest import TEST_JWT_SECRET, UPSTASH_TOKEN
 from tests.factories import API, latest_token, signup_body
 from tests.serverless.lambda_events import (
@@ -214,6 +214,14 @@ async def assert_served_and_balanced(
         assert image.body.startswith(b"\x89PNG\r\n\x1a\n")
     user_id = (await load_job(app, job_id)).user_id
     assert await ledger(app, user_id) == (10 - DRAFT_COST, 10 - DRAFT_COST)
+    async with app.state.ports.database.sessionmaker() as session:
+        entries = await session.scalars(
+            select(CreditTransaction.delta).where(
+                CreditTransaction.user_id == user_id, CreditTransaction.delta < 0
+            )
+        )
+        # One charge for the job, no refund: each attempt reused it.
+        assert list(entries) == [-DRAFT_COST]
 
 
 def job_invocations(service: LambdaService) -> list[Any]:
