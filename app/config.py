@@ -168,6 +168,10 @@ class Settings(BaseSettings):
     # The local test checkout (never in production).
     test_checkout_enabled: bool = True
 
+    # AWS Lambda sets these in every function; jobs are sent back to the same function.
+    aws_lambda_function_name: str = ""
+    aws_region: str = ""
+
     @field_validator("allowed_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
