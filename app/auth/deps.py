@@ -10,9 +10,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.adapters.kv import KeyValueUnavailable
 from app.auth import repository
+from app.auth.identity import SignedInUser
 from app.auth.service import session_store
 from app.deps import PortsDep, SessionDep
-from app.kit.errors import ServiceUnavailable, Unauthorized
+from app.kit.errors import ServiceUnavailable, Unauthorized, responses
 from app.kit.security import InvalidAccessToken, decode_access_token
 from app.models import User
 
@@ -29,9 +30,13 @@ class SessionRevoked(Unauthorized):
     message = "This session has ended. Sign in again."
 
 
+# What every route behind `CurrentUser` may answer, for its `responses=`.
+AUTHED = responses(Unauthorized, InvalidAccessTokenError, SessionRevoked, ServiceUnavailable)
+
+
 @dataclass(frozen=True, slots=True)
 class Caller:
-    user: User
+    user: SignedInUser
     session_id: str
 
 
@@ -54,7 +59,7 @@ async def get_caller(
         raise ServiceUnavailable("Sessions cannot be checked right now.") from exc
     if record is None or record.user_id != str(claims.user_id):
         raise SessionRevoked()
-    user = await repository.get_user(session, claims.user_id)
+    user = await repository.get_signed_in_user(session, claims.user_id)
     if user is None:
         raise SessionRevoked()
     request.state.user_id = str(user.id)
@@ -64,8 +69,19 @@ async def get_caller(
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-async def get_current_user(caller: CallerDep) -> User:
+async def get_current_user(caller: CallerDep) -> SignedInUser:
     return caller.user
 
 
-CurrentUser = Annotated[User, Depends(get_current_user)]
+CurrentUser = Annotated[SignedInUser, Depends(get_current_user)]
+
+
+async def get_current_user_row(caller: CallerDep, session: SessionDep) -> User:
+    """The caller's account as an ORM row, for the routes that change it."""
+    user = await repository.get_user(session, caller.user.id)
+    if user is None:
+        raise SessionRevoked()
+    return user
+
+
+CurrentUserRow = Annotated[User, Depends(get_current_user_row)]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.auth.deps import CurrentUser
-from app.auth.router import AUTHED
+from app.auth.deps import AUTHED, CurrentUser
 from app.config import API_PREFIX
 from app.credits import repository
 from app.credits.schemas import BalanceOut, TransactionOut
@@ -25,12 +24,5 @@ async def transactions(
     user: CurrentUser, session: SessionDep, page: PageParamsDep
 ) -> Page[TransactionOut]:
     """The ledger, newest first; `balance_after` is the balance right after each row."""
-    rows, total = await repository.list_transactions(
-        session, user_id=user.id, limit=page.limit, offset=page.offset
-    )
-    return Page(
-        items=[TransactionOut.model_validate(row) for row in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    window = await repository.list_transactions(session, user_id=user.id, page=page)
+    return Page.of(window, [TransactionOut.model_validate(row) for row in window.rows])

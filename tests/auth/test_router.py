@@ -128,7 +128,9 @@ class TestConfirm:
         headers = {"Authorization": f"Bearer {tokens['access_token']}"}
         balance = await client.get(f"{API}/credits/balance", headers=headers)
         assert balance.json() == {"credits": 10}
-        ledger = (await client.get(f"{API}/credits/transactions", headers=headers)).json()
+        ledger = (
+            await client.get(f"{API}/credits/transactions?include_total=true", headers=headers)
+        ).json()
         assert ledger["total"] == 1
         [row] = ledger["items"]
         assert row["delta"] == 10
