@@ -15,7 +15,7 @@ from app.auth.deps import AUTHED, CurrentUser
 from app.config import API_PREFIX
 from app.deps import PortsDep, SessionDep
 from app.kit.errors import responses
-from app.kit.pagination import Page, PageParamsDep
+from app.kit.pagination import InvalidCursor, Page, PageParamsDep
 from app.kit.uploads import MalformedUpload, PayloadTooLarge, multipart_openapi, read_upload
 from app.models import Asset, AssetType
 from app.ports import Ports
@@ -97,7 +97,11 @@ async def upload_asset(
     return await _with_url(ports, asset)
 
 
-@router.get("", response_model=Page[AssetOut], responses=responses(service.StorageFailed))
+@router.get(
+    "",
+    response_model=Page[AssetOut],
+    responses=responses(service.StorageFailed, InvalidCursor),
+)
 async def list_assets(
     user: CurrentUser,
     session: SessionDep,

@@ -12,7 +12,7 @@ from app.config import API_PREFIX
 from app.credits.service import InsufficientCredits
 from app.deps import PortsDep, SessionDep
 from app.kit.errors import responses
-from app.kit.pagination import Page, PageParamsDep
+from app.kit.pagination import InvalidCursor, Page, PageParamsDep
 from app.projects.service import ProjectNotFound
 
 router = APIRouter(prefix=f"{API_PREFIX}/chat", tags=["chat"], responses=AUTHED)
@@ -32,7 +32,7 @@ async def new_chat(
     return service.chat_view(chat, ports)
 
 
-@router.get("", response_model=Page[ChatOut])
+@router.get("", response_model=Page[ChatOut], responses=responses(InvalidCursor))
 async def list_chats(
     user: CurrentUser, session: SessionDep, ports: PortsDep, page: PageParamsDep
 ) -> Page[ChatOut]:
@@ -45,7 +45,11 @@ async def get_chat(chat: OwnedChat, ports: PortsDep) -> ChatOut:
     return service.chat_view(chat, ports)
 
 
-@router.get("/{chat_id}/messages", response_model=Page[MessageOut], responses=NOT_FOUND)
+@router.get(
+    "/{chat_id}/messages",
+    response_model=Page[MessageOut],
+    responses={**NOT_FOUND, **responses(InvalidCursor)},
+)
 async def list_messages(
     chat: OwnedChat, session: SessionDep, page: PageParamsDep
 ) -> Page[MessageOut]:

@@ -9,7 +9,8 @@ from app.config import API_PREFIX
 from app.credits import repository
 from app.credits.schemas import BalanceOut, TransactionOut
 from app.deps import SessionDep
-from app.kit.pagination import Page, PageParamsDep
+from app.kit.errors import responses
+from app.kit.pagination import InvalidCursor, Page, PageParamsDep
 
 router = APIRouter(prefix=f"{API_PREFIX}/credits", tags=["credits"], responses=AUTHED)
 
@@ -19,7 +20,9 @@ async def balance(user: CurrentUser) -> BalanceOut:
     return BalanceOut(credits=user.credits)
 
 
-@router.get("/transactions", response_model=Page[TransactionOut])
+@router.get(
+    "/transactions", response_model=Page[TransactionOut], responses=responses(InvalidCursor)
+)
 async def transactions(
     user: CurrentUser, session: SessionDep, page: PageParamsDep
 ) -> Page[TransactionOut]:

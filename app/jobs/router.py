@@ -19,7 +19,7 @@ from app.jobs import repository, service
 from app.jobs.deps import OwnedJob
 from app.jobs.schemas import JobCreate, JobCreated, JobEvent, JobOut, ModelOut
 from app.kit.errors import responses
-from app.kit.pagination import Page, PageParamsDep
+from app.kit.pagination import InvalidCursor, Page, PageParamsDep
 from app.models import JobStatus
 from app.projects.service import ProjectNotFound
 from app.providers.registry import InvalidModelParameter, ModelUnavailable, UnknownModel
@@ -77,7 +77,7 @@ async def submit_job(
     )
 
 
-@router.get("/jobs", response_model=Page[JobOut], responses=AUTHED)
+@router.get("/jobs", response_model=Page[JobOut], responses={**AUTHED, **responses(InvalidCursor)})
 async def list_jobs(
     user: CurrentUser,
     session: SessionDep,

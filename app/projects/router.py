@@ -12,7 +12,7 @@ from app.deps import PortsDep, SessionDep
 from app.jobs import service as jobs_service
 from app.jobs.schemas import JobOut
 from app.kit.errors import responses
-from app.kit.pagination import Page, PageParamsDep
+from app.kit.pagination import InvalidCursor, Page, PageParamsDep
 from app.models import ProjectStatus
 from app.projects import repository, service
 from app.projects.deps import OwnedProject
@@ -35,7 +35,7 @@ async def create_project(body: ProjectCreate, user: CurrentUser, session: Sessio
     return ProjectOut.model_validate(project)
 
 
-@router.get("", response_model=Page[ProjectOut])
+@router.get("", response_model=Page[ProjectOut], responses=responses(InvalidCursor))
 async def list_projects(
     user: CurrentUser,
     session: SessionDep,
@@ -77,7 +77,11 @@ async def delete_project(
     await service.delete_project(session=session, ports=ports, user=user, project=project)
 
 
-@router.get("/{project_id}/jobs", response_model=Page[JobOut], responses=NOT_FOUND)
+@router.get(
+    "/{project_id}/jobs",
+    response_model=Page[JobOut],
+    responses={**NOT_FOUND, **responses(InvalidCursor)},
+)
 async def list_project_jobs(
     project: OwnedProject, session: SessionDep, ports: PortsDep, page: PageParamsDep
 ) -> Page[JobOut]:
