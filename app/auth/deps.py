@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -14,10 +16,29 @@ from app.auth.identity import SignedInUser
 from app.auth.service import session_store
 from app.deps import PortsDep, SessionDep
 from app.kit.errors import ServiceUnavailable, Unauthorized, responses
-from app.kit.security import InvalidAccessToken, decode_access_token
+from app.kit.security import AccessClaims, InvalidAccessToken, decode_access_token
 from app.models import User
 
 _bearer = HTTPBearer(auto_error=False, description="The access token from /auth/signin.")
+
+# Tokens whose signature this process has checked, so a client's next requests skip the HMAC
+# and JSON work; expiry is still checked every time, and revocation lives in the session check.
+_VERIFIED_TOKENS_MAX = 4096
+_verified_tokens: OrderedDict[tuple[str, str], AccessClaims] = OrderedDict()
+
+
+def verified_claims(token: str, *, secret: str) -> AccessClaims:
+    key = (secret, token)
+    claims = _verified_tokens.get(key)
+    if claims is None:
+        claims = decode_access_token(token, secret=secret)
+        _verified_tokens[key] = claims
+        if len(_verified_tokens) > _VERIFIED_TOKENS_MAX:
+            _verified_tokens.popitem(last=False)
+    elif time.time() >= claims.expires_at.timestamp():
+        del _verified_tokens[key]
+        raise InvalidAccessToken("the token has expired")
+    return claims
 
 
 class InvalidAccessTokenError(Unauthorized):
@@ -49,7 +70,7 @@ async def get_caller(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized()
     try:
-        claims = decode_access_token(credentials.credentials, secret=ports.settings.signing_secret)
+        claims = verified_claims(credentials.credentials, secret=ports.settings.signing_secret)
     except InvalidAccessToken as exc:
         raise InvalidAccessTokenError() from exc
     # Checking the session on every request makes logout and revocation take effect at once.
