@@ -58,12 +58,13 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         if self.dialect == "sqlite":
             database = self.url.database
+            kwargs["connect_args"] = {"timeout": 30}
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
-            kwargs["connect_args"] = {"timeout": 30}
-            # Requests beyond the pool wait for a connection rather than open one that is
-            # closed again on return: a new one costs a thread and four PRAGMAs.
-            kwargs.update(pool_size=SQLITE_POOL_SIZE, max_overflow=0, pool_reset_on_return=None)
+                # Requests beyond the pool wait for a connection rather than open one that is
+                # closed again on return: a new one costs a thread and four PRAGMAs.
+                kwargs.update(pool_size=SQLITE_POOL_SIZE, max_overflow=0)
+            kwargs["pool_reset_on_return"] = None
         elif self.dialect == "postgresql":
             if statement_cache is None:
                 statement_cache = not behind_transaction_pooler(self.url)
