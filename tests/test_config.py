@@ -91,3 +91,14 @@ class TestDevelopment:
 )
 def test_database_urls_get_the_async_driver(given: str, expected: str):
     assert normalise_database_url(given) == expected
+
+
+class TestEventStreams:
+    def test_streams_end_before_api_gateway_cuts_them_on_lambda(
+        self, monkeypatch: pytest.MonkeyPatch
+    ):
+        monkeypatch.delenv("VERCEL", raising=False)
+        assert Settings(_env_file=None).event_stream_seconds == 55
+        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "mugshot-api")
+        assert Settings(_env_file=None).event_stream_seconds == 25
+        assert Settings(_env_file=None, sse_max_seconds=10).event_stream_seconds == 10

@@ -138,7 +138,8 @@ class TestClientAddress:
         self, sqlite_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ):
         monkeypatch.setenv("VERCEL", "1")
-        settings = limited_settings(sqlite_database, tmp_path)
+        # No job runs here; in-process dispatch keeps the runtime out of this test.
+        settings = limited_settings(sqlite_database, tmp_path, job_dispatch="in_process")
         async with running_app(settings) as app:
             # Every request reaches the function from the same internal peer; the edge header
             # tells clients apart, and a client's own X-Forwarded-For changes nothing.
