@@ -178,6 +178,11 @@ class Settings(BaseSettings):
     def _empty_secret_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
+    @field_validator("sse_max_seconds", mode="before")
+    @classmethod
+    def _empty_is_the_platform_default(cls, value: object) -> object:
+        return None if value == "" else value
+
     @model_validator(mode="after")
     def _default_public_base_url(self) -> Settings:
         if not self.public_base_url:

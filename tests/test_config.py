@@ -102,3 +102,6 @@ class TestEventStreams:
         monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "mugshot-api")
         assert Settings(_env_file=None).event_stream_seconds == 25
         assert Settings(_env_file=None, sse_max_seconds=10).event_stream_seconds == 10
+        # As .env.example leaves it: empty means the platform's default.
+        monkeypatch.setenv("SSE_MAX_SECONDS", "")
+        assert Settings(_env_file=None).event_stream_seconds == 25
