@@ -117,11 +117,17 @@ def build_dispatcher(ports: Ports) -> JobDispatcher:
             )
         case DispatchChoice.IN_PROCESS:
             return InProcessDispatcher(_job_runner(ports))
-        case DispatchChoice.LAMBDA_INVOKE | DispatchChoice.VERCEL_WAIT_UNTIL:
-            raise ConfigurationError(
-                f"the {choice} dispatcher is not available; set JOB_DISPATCH=qstash "
-                "(with QSTASH_TOKEN) or JOB_DISPATCH=in_process"
-            )
+        case DispatchChoice.LAMBDA_INVOKE:
+            raise _not_available(choice)
+        case DispatchChoice.VERCEL_WAIT_UNTIL:
+            raise _not_available(choice)
+
+
+def _not_available(choice: DispatchChoice) -> ConfigurationError:
+    return ConfigurationError(
+        f"the {choice} dispatcher is not available; set JOB_DISPATCH=qstash "
+        "(with QSTASH_TOKEN) or JOB_DISPATCH=in_process"
+    )
 
 
 def _job_runner(ports: Ports) -> JobRunner:
@@ -141,10 +147,10 @@ def refuse_unfinishable_dispatch(settings: Settings, dispatcher: JobDispatcher) 
     if dispatcher.finishes_after_response or settings.allow_in_process_dispatch:
         return
     raise ConfigurationError(
-        f"jobs dispatched by '{dispatcher.name}' stop when the {settings.platform} function "
-        "answers, and stall until a later request happens to run them. Set JOB_DISPATCH=auto "
-        "(the platform's own dispatch) or QSTASH_TOKEN with the QStash signing keys, or "
-        "ALLOW_IN_PROCESS_DISPATCH=true to accept stalled jobs"
+        f"jobs dispatched by '{dispatcher.name}' would stop when the {settings.platform} "
+        "function answers and stall until a later request runs them. Dispatch through QStash "
+        "(QSTASH_TOKEN and the signing keys) or the platform's own way (JOB_DISPATCH=auto), or "
+        "set ALLOW_IN_PROCESS_DISPATCH=true to accept stalled jobs"
     )
 
 

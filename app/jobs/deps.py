@@ -58,7 +58,10 @@ StreamSettingsDep = Annotated[StreamSettings, Depends(get_stream_settings)]
 async def hold_stream_slot(
     job: OwnedJob, user: CurrentUser, ports: PortsDep, stream: StreamSettingsDep
 ) -> AsyncIterator[None]:
-    """Count the stream against the caller's cap while it is open (429 beyond it)."""
+    """Count the stream against the caller's cap while it is open (429 beyond it).
+
+    Takes the job first, so another user's id is 404 without taking a slot.
+    """
     slots = StreamSlots(
         ports.kv,
         limit=ports.settings.sse_max_streams_per_user,
