@@ -30,6 +30,7 @@ from app.models.base import utcnow
 from tests.auth.test_router import assert_error
 from tests.conftest import UPSTASH_TOKEN, http_client, make_settings, running_app
 from tests.factories import API, TestUser, create_project, create_user, submit_job, wait_for_job
+from tests.serverless.lambda_runtime import Gateway, LambdaEnvironment
 from tests.support.dispatch import hold_jobs
 from tests.support.uvicorn_server import uvicorn_server
 
@@ -189,28 +190,48 @@ class TestBoundAndResume:
             )
         assert_error(response, 400, "invalid_last_event_id")
 
-    async def test_on_lambda_a_stream_answers_as_soon_as_it_has_news(
+
+class TestThroughApiGateway:
+    async def test_the_lambda_handler_answers_a_stream_once_it_has_news(
         self, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ):
-        # API Gateway delivers a Lambda response only when it is complete.
+        # The stream's bound is 25 s here; each answer must come long before it.
         monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "mugshot-api")
         settings = make_settings(
-            database_url=database_url,
-            data_dir=tmp_path,
-            job_dispatch="in_process",
-            sse_max_seconds=25,
+            database_url=database_url, data_dir=tmp_path, job_dispatch="in_process"
         )
-        async with running_app(settings) as app, http_client(app) as client:
-            held = hold_jobs(app)
-            user = await create_user(client, app)
-            project = await create_project(client, user)
-            created = await submit_job(client, user, project["id"])
-            first = await read_events(client, user, created["id"])
-            await held.release()
-            second = await read_events(client, user, created["id"], last_event_id=first[-1].id)
+        environment = await asyncio.to_thread(LambdaEnvironment, settings)
+        held = hold_jobs(environment.app)
 
+        async def submit() -> tuple[TestUser, dict[str, Any]]:
+            async with http_client(environment.app) as client:
+                user = await create_user(client, environment.app)
+                project = await create_project(client, user)
+                return user, await submit_job(client, user, project["id"], variants=2)
+
+        def follow(user: TestUser, job_id: str, last_event_id: str | None = None) -> list[Event]:
+            headers = dict(user.headers)
+            if last_event_id:
+                headers["last-event-id"] = last_event_id
+            response = environment.request(
+                Gateway.HTTP_API, "GET", f"{API}/jobs/{job_id}/events", headers=headers
+            )
+            assert response.status == 200, response.body
+            assert response.headers["content-type"].startswith("text/event-stream")
+            return parse_stream(response.body.decode())
+
+        try:
+            user, created = await asyncio.to_thread(environment.run, submit())
+            first = await asyncio.to_thread(follow, user, created["id"])
+            await asyncio.to_thread(environment.run, held.release())
+            second = await asyncio.to_thread(follow, user, created["id"], first[-1].id)
+        finally:
+            await asyncio.to_thread(environment.close)
+
+        assert first[0].retry == RETRY_MS
         assert [event.event for event in first] == [None, "status"]
-        assert [event.event for event in second] == [None, "render", "end"]
+        assert first[1].data["status"] == "queued"
+        assert [event.event for event in second] == [None, "render", "render", "end"]
 
 
 class TestAccess:
