@@ -347,7 +347,9 @@ class TestStreamSlots:
         assert await slots.acquire(user) is not None
         with pytest.raises(TooManyStreams) as refused:
             await slots.acquire(user)
-        assert refused.value.headers == {"Retry-After": "10"}
+        # When the oldest stream reaches its bound.
+        assert refused.value.headers is not None
+        assert 1 <= int(refused.value.headers["Retry-After"]) <= 10
         assert await slots.acquire(other) is not None
         await slots.release(user, first)
         assert await slots.acquire(user) is not None
