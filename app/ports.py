@@ -14,6 +14,7 @@ from app.adapters.dispatch import (
     QStashDispatcher,
 )
 from app.adapters.kv import KeyValueStore, create_key_value_store
+from app.adapters.lambda_dispatch import LambdaInvokeDispatcher
 from app.adapters.mail import Mailer, OutboxMailer, SmtpMailer
 from app.adapters.storage import Buckets, LocalObjectStorage, ObjectStorage
 from app.config import ConfigurationError, JobDispatch, Platform, Settings
@@ -118,7 +119,9 @@ def build_dispatcher(ports: Ports) -> JobDispatcher:
         case DispatchChoice.IN_PROCESS:
             return InProcessDispatcher(_job_runner(ports))
         case DispatchChoice.LAMBDA_INVOKE:
-            raise _not_available(choice)
+            return LambdaInvokeDispatcher(
+                function_name=settings.aws_lambda_function_name, region=settings.aws_region
+            )
         case DispatchChoice.VERCEL_WAIT_UNTIL:
             raise _not_available(choice)
 
