@@ -6,11 +6,16 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 
-from app.adapters.dispatch import InProcessDispatcher, JobDispatcher, QStashDispatcher
+from app.adapters.dispatch import (
+    InProcessDispatcher,
+    JobDispatcher,
+    QStashDispatcher,
+    VercelDispatcher,
+)
 from app.adapters.kv import KeyValueStore, create_key_value_store
 from app.adapters.mail import Mailer, OutboxMailer, SmtpMailer
 from app.adapters.storage import Buckets, LocalObjectStorage, ObjectStorage
-from app.config import Settings
+from app.config import Platform, Settings
 from app.kit.db import Database
 from app.providers.registry import ProviderRegistry
 
@@ -68,7 +73,7 @@ def build_storage(settings: Settings) -> ObjectStorage:
 
 
 def build_dispatcher(ports: Ports) -> JobDispatcher:
-    """QStash when a token is set (serverless needs it), else a task in this process."""
+    """QStash when a token is set, else on Vercel a task the runtime waits for, else in-process."""
     settings = ports.settings
     if settings.qstash_token is not None:
         return QStashDispatcher(
@@ -82,6 +87,8 @@ def build_dispatcher(ports: Ports) -> JobDispatcher:
     async def run(job_id: uuid.UUID) -> None:
         await run_job(ports, job_id)
 
+    if settings.platform is Platform.VERCEL:
+        return VercelDispatcher(run)
     return InProcessDispatcher(run)
 
 
