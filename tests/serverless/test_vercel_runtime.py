@@ -23,8 +23,12 @@ from tests.conftest import TEST_JWT_SECRET, run_migrations
 from tests.factories import API, DEFAULT_PASSWORD, message_text, signup_body, token_from_text
 from tests.images import image_bytes, open_image
 from tests.serverless.vercel_platform import HOST, VercelPlatform
+from tests.support.seedream_server import seedream_server
 
 SIGNIN_LIMIT = 3
+ARK_KEY = "test-ark-key"
+CRON_SECRET = "a-cron-secret-of-enough-length"
+EMAIL = "cut-off@example.com"
 LEFT_ALONE_SECONDS = 2
 JOB_TIMEOUT_SECONDS = 90
 
@@ -86,28 +90,32 @@ def confirm_token(data_dir: Path, email: str) -> str:
     raise AssertionError(f"no confirmation mail for {email}")
 
 
-def signed_in(function: VercelPlatform, data_dir: Path, ip: str) -> dict[str, str]:
-    body = signup_body()
-    signup = function.request("POST", f"{API}/auth/signup", client_ip=ip, json=body)
-    assert signup.status_code == 201, signup.text
-    token = confirm_token(data_dir, body["email"])
-    confirmed = function.request("POST", f"{API}/auth/confirm", client_ip=ip, json={"token": token})
-    assert confirmed.status_code == 200, confirmed.text
+def sign_in(function: VercelPlatform, email: str, ip: str) -> dict[str, str]:
     signin = function.request(
         "POST",
         f"{API}/auth/signin",
         client_ip=ip,
-        json={"email": body["email"], "password": DEFAULT_PASSWORD},
+        json={"email": email, "password": DEFAULT_PASSWORD},
     )
     assert signin.status_code == 200, signin.text
     return {"Authorization": f"Bearer {signin.json()['access_token']}"}
 
 
-def start_studio_job(
-    function: VercelPlatform, data_dir: Path, ip: str
+def signed_up(function: VercelPlatform, data_dir: Path, ip: str, email: str) -> dict[str, str]:
+    body = signup_body(email=email)
+    signup = function.request("POST", f"{API}/auth/signup", client_ip=ip, json=body)
+    assert signup.status_code == 201, signup.text
+    token = confirm_token(data_dir, body["email"])
+    confirmed = function.request("POST", f"{API}/auth/confirm", client_ip=ip, json={"token": token})
+    assert confirmed.status_code == 200, confirmed.text
+    return sign_in(function, email, ip)
+
+
+def briefed_project(
+    function: VercelPlatform, data_dir: Path, ip: str, email: str | None = None
 ) -> tuple[dict[str, str], str]:
-    """Sign up, upload a selfie, brief a project and POST a 2-variant studio job."""
-    headers = signed_in(function, data_dir, ip)
+    """Sign up, upload a selfie and brief a project; the caller's headers and the project id."""
+    headers = signed_up(function, data_dir, ip, email or signup_body()["email"])
     selfie = function.request(
         "POST",
         f"{API}/assets/upload",
@@ -130,15 +138,36 @@ def start_studio_job(
         },
     )
     assert project.status_code == 201, project.text
+    return headers, project.json()["id"]
+
+
+def post_job(
+    function: VercelPlatform,
+    ip: str,
+    headers: dict[str, str],
+    project_id: str,
+    *,
+    model: str = "studio",
+    variants: int = 2,
+) -> str:
     job = function.request(
         "POST",
         f"{API}/jobs",
         client_ip=ip,
         headers=headers,
-        json={"project_id": project.json()["id"], "variants": 2, "model": "studio"},
+        json={"project_id": project_id, "variants": variants, "model": model},
     )
     assert job.status_code == 202, job.text
-    return headers, job.json()["id"]
+    job_id: str = job.json()["id"]
+    return job_id
+
+
+def start_studio_job(
+    function: VercelPlatform, data_dir: Path, ip: str
+) -> tuple[dict[str, str], str]:
+    """A signed-in caller and the id of the 2-variant studio job they just POSTed."""
+    headers, project_id = briefed_project(function, data_dir, ip)
+    return headers, post_job(function, ip, headers, project_id)
 
 
 def left_alone(function: VercelPlatform) -> None:
@@ -205,6 +234,71 @@ class TestJobsUnderTheRuntime:
         job = function.request("GET", f"{API}/jobs/{job_id}", client_ip=ip, headers=headers)
         assert job.json()["status"] in {"queued", "running"}, job.json()
         assert len(job.json()["renders"]) < 2
+
+
+class TestBeyondMaxDuration:
+    def test_a_job_cut_off_by_max_duration_is_finished_by_the_cron_sweep(
+        self, tmp_path: Path, migrated_database: Path
+    ) -> None:
+        data_dir = tmp_path / "data"
+        ip = "198.51.100.22"
+        lease = 5
+        with seedream_server(ARK_KEY) as seedream:
+            env = {
+                "VERCEL": "1",
+                "BYTEDANCE_API_KEY": ARK_KEY,
+                "SEEDREAM_BASE_URL": seedream.base_url,
+                "JOB_LEASE_SECONDS": str(lease),
+                "CRON_SECRET": CRON_SECRET,
+            }
+            # The provider answers only after the function's budget is spent.
+            seedream.state.slow_seconds = 60
+            seedream.set_fault("slow")
+            first = start_function(data_dir, migrated_database, **env)
+            try:
+                headers, project_id = briefed_project(first, data_dir, ip, EMAIL)
+                first.max_duration_seconds = lease
+                job_id = post_job(first, ip, headers, project_id, model="seedream", variants=1)
+                first.wait_idle(JOB_TIMEOUT_SECONDS)
+                assert first.timed_out
+                cut_off_at = time.monotonic()
+            finally:
+                first.close()
+
+            seedream.set_fault(None)
+            second = VercelPlatform(env=function_environment(data_dir, **env), work_dir=data_dir)
+            try:
+                # Sessions lived in the first instance's memory key-value store.
+                headers = sign_in(second, EMAIL, ip)
+                # Still leased by the runner that died: the cron has nothing to take over yet.
+                job = second.request("GET", f"{API}/jobs/{job_id}", client_ip=ip, headers=headers)
+                assert job.json()["status"] == "running"
+                time.sleep(max(0.0, lease + 0.5 - (time.monotonic() - cut_off_at)))
+
+                cron = {"Authorization": f"Bearer {CRON_SECRET}", "User-Agent": "vercel-cron/1.0"}
+                sweep = second.request(
+                    "GET", f"{API}/internal/cron/sweep", client_ip="76.76.21.21", headers=cron
+                )
+                assert sweep.status_code == 200, sweep.text
+                assert sweep.json()["redispatched"] == 1
+                # The job runs in the cron's own invocation, which waits for it.
+                second.wait_idle(JOB_TIMEOUT_SECONDS)
+
+                finished = second.request(
+                    "GET", f"{API}/jobs/{job_id}", client_ip=ip, headers=headers
+                ).json()
+                assert finished["status"] == "succeeded", finished
+                assert len(finished["renders"]) == 1
+                ledger = second.request(
+                    "GET", f"{API}/credits/transactions", client_ip=ip, headers=headers
+                ).json()["items"]
+                balance = second.request(
+                    "GET", f"{API}/credits/balance", client_ip=ip, headers=headers
+                ).json()["credits"]
+                assert balance == sum(entry["delta"] for entry in ledger)
+                assert balance == 10 - finished["cost_credits"]
+            finally:
+                second.close()
 
 
 class TestClientAddress:

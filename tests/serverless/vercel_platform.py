@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,7 @@ class Invocation:
 
     method: str
     path: str
+    opened_at: float = field(default_factory=time.monotonic)
     responded_at: float | None = None
     ended_at: float | None = None
 
@@ -103,7 +104,8 @@ class VercelPlatform:
         self.logs: list[str] = []
         self.port: int | None = None
         self.failure: str | None = None
-        self._output = (work_dir / "vercel-runtime.log").open("wb")
+        self.timed_out = False
+        self._output = (work_dir / f"vercel-runtime-{uuid.uuid4().hex[:8]}.log").open("wb")
         self.started_at = time.perf_counter()
         self.process = subprocess.Popen(
             [sys.executable, "-c", "import vercel_runtime.vc_init"],
@@ -121,6 +123,8 @@ class VercelPlatform:
         )
         self._reader = threading.Thread(target=self._read_ipc, name="vercel-ipc", daemon=True)
         self._reader.start()
+        self._watchdog = threading.Thread(target=self._enforce_max_duration, daemon=True)
+        self._watchdog.start()
         try:
             self._wait_until_started(startup_timeout)
         except BaseException:
@@ -187,10 +191,29 @@ class VercelPlatform:
                     raise RuntimeFailed("the runtime did not report server-started")
                 self._condition.wait(0.05)
 
+    def _enforce_max_duration(self) -> None:
+        """An invocation open past maxDuration ends the instance, wait_until work and all."""
+        with self._condition:
+            while not self._closed and self.process.poll() is None:
+                now = time.monotonic()
+                if any(
+                    now - invocation.opened_at > self.max_duration_seconds
+                    for invocation in self._open.values()
+                ):
+                    self.process.kill()
+                    self.process.wait()
+                    self.timed_out = True
+                    self._open.clear()
+                    self._condition.notify_all()
+                    return
+                self._condition.wait(0.05)
+
     # Freezing ----------------------------------------------------------------------------------
 
     def _settle(self, key: tuple[str, int]) -> None:
-        if self._open[key].closed:
+        invocation = self._open.get(key)
+        # Absent once the platform ended the instance (maxDuration).
+        if invocation is not None and invocation.closed:
             del self._open[key]
             self._freeze_if_idle()
 
@@ -230,9 +253,11 @@ class VercelPlatform:
         with self._condition:
             while self._open:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or self.process.poll() is not None:
+                if remaining <= 0 or (self.process.poll() is not None and not self.timed_out):
                     raise RuntimeFailed(f"{len(self._open)} invocation(s) still open")
                 self._condition.wait(remaining)
+        if self.timed_out:
+            return
         # SIGSTOP is delivered asynchronously; wait until the kernel has stopped the process.
         while not self.frozen:
             if time.monotonic() > deadline:
@@ -312,6 +337,9 @@ class VercelPlatform:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=15)
+        with self._condition:
+            self._condition.notify_all()
+        self._watchdog.join(timeout=5)
         self._reader.join(timeout=5)
         self._listener.close()
         self._ipc_path.unlink(missing_ok=True)
