@@ -45,7 +45,8 @@ class RuntimeFailed(RuntimeError):
 
 @dataclass
 class Invocation:
-    """One request's invocation, with wall-clock times of its response and of its `end`."""
+    """One request's invocation: when it opened (monotonic, for maxDuration), and the wall-clock
+    times at which its response was complete and the runtime reported its `end`."""
 
     method: str
     path: str
@@ -131,8 +132,12 @@ class VercelPlatform:
             self.close()
             raise
         self.ready_at = time.perf_counter()
+        # A connection per request: an idle keep-alive one could be closed by uvicorn's
+        # keep-alive timer the moment a thawed process looks at the clock again.
         self.http = httpx.Client(
-            base_url=f"http://127.0.0.1:{self.port}", timeout=max_duration_seconds
+            base_url=f"http://127.0.0.1:{self.port}",
+            timeout=max_duration_seconds,
+            limits=httpx.Limits(max_keepalive_connections=0),
         )
         with self._condition:
             self._freeze_if_idle()
@@ -241,11 +246,6 @@ class VercelPlatform:
         """User plus system CPU time the process has had, in clock ticks."""
         fields = self._stat()
         return int(fields[11]) + int(fields[12])
-
-    @property
-    def open_invocations(self) -> int:
-        with self._condition:
-            return len(self._open)
 
     def wait_idle(self, timeout: float) -> None:
         """Until every invocation has ended (its wait_until work included) and the process froze."""
