@@ -130,7 +130,7 @@ class VercelDispatcher(InProcessDispatcher):
         try:
             wait_until(task)
         except RuntimeError as exc:
-            # The invocation already ended (work dispatched from outside any request).
+            # Dispatched from a task that outlived the request whose wait_until it carries.
             logger.warning(
                 "job not registered with wait_until",
                 extra={"job_id": str(job_id), "error": str(exc)},
