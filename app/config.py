@@ -132,6 +132,10 @@ class Settings(BaseSettings):
     qstash_next_signing_key: SecretStr | None = None
     cron_secret: SecretStr | None = None
 
+    # AWS Lambda sets these in every function; jobs are sent back to the same function.
+    aws_lambda_function_name: str = ""
+    aws_region: str = ""
+
     @field_validator("allowed_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
