@@ -12,6 +12,7 @@ from app.adapters.dispatch import (
     JobDispatcher,
     JobRunner,
     QStashDispatcher,
+    VercelDispatcher,
 )
 from app.adapters.kv import KeyValueStore, create_key_value_store
 from app.adapters.lambda_dispatch import LambdaInvokeDispatcher
@@ -126,14 +127,7 @@ def build_dispatcher(ports: Ports) -> JobDispatcher:
                 function_name=settings.aws_lambda_function_name, region=settings.aws_region
             )
         case DispatchChoice.VERCEL_WAIT_UNTIL:
-            raise _not_available(choice)
-
-
-def _not_available(choice: DispatchChoice) -> ConfigurationError:
-    return ConfigurationError(
-        f"the {choice} dispatcher is not available; set JOB_DISPATCH=qstash "
-        "(with QSTASH_TOKEN) or JOB_DISPATCH=in_process"
-    )
+            return VercelDispatcher(_job_runner(ports))
 
 
 def _job_runner(ports: Ports) -> JobRunner:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -13,6 +14,7 @@ from app.config import API_PREFIX
 logger = logging.getLogger("app.dispatch")
 
 JobRunner = Callable[[uuid.UUID], Awaitable[None]]
+WaitUntil = Callable[[Awaitable[object]], None]
 
 # How often QStash retries a delivery that failed (5xx, timeout, no connection).
 DELIVERY_RETRIES = 3
@@ -61,10 +63,14 @@ class InProcessDispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def dispatch(self, job_id: uuid.UUID, *, attempt: int = 0) -> None:
+        self._start(job_id)
+
+    def _start(self, job_id: uuid.UUID) -> asyncio.Task[None]:
         task = asyncio.create_task(self._guarded(job_id), name=f"job-{job_id}")
         # The loop keeps only weak references to tasks; hold them until they finish.
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _guarded(self, job_id: uuid.UUID) -> None:
         try:
@@ -75,6 +81,60 @@ class InProcessDispatcher:
     async def drain(self) -> None:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+def vercel_wait_until_reachable() -> bool:
+    """Whether Vercel's Python runtime can hand this process each request's `wait_until`.
+
+    `vercel-runtime` publishes it through the context of the `vercel-cache` package when that
+    package is installed, and keeps it to itself otherwise. Found without importing it.
+    """
+    try:
+        return importlib.util.find_spec("vercel.cache") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def current_vercel_wait_until() -> WaitUntil | None:
+    """The `wait_until` of the request being handled, or None outside a Vercel invocation."""
+    # Imported here: only Vercel deployments reach it, and the runtime has loaded it already.
+    from vercel.cache.context import get_context
+
+    return get_context().wait_until
+
+
+class VercelDispatcher(InProcessDispatcher):
+    """Runs each job as a task of this function and has Vercel's runtime wait for it.
+
+    The task starts at once, as in-process, and is registered with the request's `wait_until`:
+    the runtime reports the invocation's end to the platform only once the task is done, so
+    the instance is not frozen under the job. That is bounded by the function's maxDuration; a
+    job cut off there keeps its lease until it expires and the cron sweep sends it again.
+    """
+
+    name = "vercel_wait_until"
+
+    def __init__(self, run: JobRunner) -> None:
+        super().__init__(run)
+        self.finishes_after_response = vercel_wait_until_reachable()
+
+    async def dispatch(self, job_id: uuid.UUID, *, attempt: int = 0) -> None:
+        task = self._start(job_id)
+        wait_until = current_vercel_wait_until() if self.finishes_after_response else None
+        if wait_until is None:
+            logger.warning(
+                "job runs without wait_until: it advances only while this instance is awake",
+                extra={"job_id": str(job_id)},
+            )
+            return
+        try:
+            wait_until(task)
+        except RuntimeError as exc:
+            # Dispatched from a task that outlived the request whose wait_until it carries.
+            logger.warning(
+                "job not registered with wait_until",
+                extra={"job_id": str(job_id), "error": str(exc)},
+            )
 
 
 def job_run_url(public_base_url: str, job_id: uuid.UUID) -> str:
