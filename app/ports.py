@@ -93,6 +93,7 @@ def build_ports(settings: Settings) -> Ports:
             settings.resolved_database_url,
             serverless=settings.is_serverless,
             echo=settings.database_echo,
+            busy_timeout_seconds=settings.database_busy_timeout_seconds,
         ),
         kv=create_key_value_store(
             settings.upstash_redis_rest_url,

@@ -10,12 +10,11 @@ from pathlib import PurePosixPath
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.adapters.storage import ObjectAlreadyExists, StorageUnavailable, object_url
+from app.adapters.storage import ObjectAlreadyExists, object_url
 from app.assets import repository
-from app.assets.imaging import CleanImage, clean_image_async
+from app.assets.imaging import CleanImage
 from app.kit.db import after_commit, after_rollback
 from app.kit.errors import NotFound, ServiceUnavailable
-from app.kit.uploads import UploadedFile
 from app.models import Asset, AssetType, User
 from app.ports import Ports
 
@@ -39,7 +38,8 @@ async def store_new_object(
         await ports.storage.put(
             bucket, path, image.data, content_type=image.format.content_type, upsert=False
         )
-    except (StorageUnavailable, ObjectAlreadyExists) as exc:
+    except ObjectAlreadyExists as exc:
+        # Paths carry a random id, so this is storage misbehaving, not the client.
         logger.warning("object not stored", extra={"bucket": bucket, "error": str(exc)})
         raise StorageFailed() from exc
 
@@ -53,13 +53,20 @@ def _safe_filename(filename: str | None) -> str | None:
     if not filename:
         return None
     name = PurePosixPath(filename.replace("\\", "/")).name
+    # Control characters (NUL among them) have no place in a name, and Postgres refuses NUL.
+    name = "".join(char for char in name if char.isprintable())
     return name[:255] or None
 
 
 async def upload_asset(
-    *, session: AsyncSession, ports: Ports, user: User, type: AssetType, upload: UploadedFile
+    *,
+    session: AsyncSession,
+    ports: Ports,
+    user: User,
+    type: AssetType,
+    image: CleanImage,
+    filename: str | None,
 ) -> Asset:
-    image = await clean_image_async(upload.data, max_pixels=ports.settings.max_upload_pixels)
     bucket = ports.buckets.user_assets.name
     path = f"{user.id}/{type.value}/{uuid.uuid4().hex}.{image.format.extension}"
     await store_new_object(session=session, ports=ports, bucket=bucket, path=path, image=image)
@@ -73,23 +80,20 @@ async def upload_asset(
         height=image.height,
         size_bytes=len(image.data),
         sha256=image.sha256,
-        original_filename=_safe_filename(upload.filename),
+        original_filename=_safe_filename(filename),
     )
     return await repository.add_asset(session, asset)
 
 
 async def asset_url(ports: Ports, asset: Asset) -> str:
     """The URL a browser loads the asset from; signed for private buckets."""
-    try:
-        return await object_url(
-            ports.storage,
-            ports.buckets,
-            asset.bucket,
-            asset.path,
-            expires_in=ports.settings.signed_url_ttl_seconds,
-        )
-    except StorageUnavailable as exc:
-        raise StorageFailed() from exc
+    return await object_url(
+        ports.storage,
+        ports.buckets,
+        asset.bucket,
+        asset.path,
+        expires_in=ports.settings.signed_url_ttl_seconds,
+    )
 
 
 async def asset_urls(ports: Ports, assets: Sequence[Asset]) -> list[str]:

@@ -8,12 +8,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app.adapters.kv import KeyValueUnavailable
 from app.auth import repository
 from app.auth.service import session_store
 from app.deps import PortsDep, SessionDep
-from app.kit.errors import ServiceUnavailable, Unauthorized
-from app.kit.security import InvalidAccessToken, decode_access_token
+from app.kit.errors import Unauthorized
+from app.kit.security import AccessClaims, InvalidAccessToken, decode_access_token
 from app.models import User
 
 _bearer = HTTPBearer(auto_error=False, description="The access token from /auth/signin.")
@@ -35,12 +34,11 @@ class Caller:
     session_id: str
 
 
-async def get_caller(
-    request: Request,
+async def get_access_claims(
     ports: PortsDep,
-    session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Caller:
+) -> AccessClaims:
+    """The caller's token, checked against its live session, without touching the database."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized()
     try:
@@ -48,12 +46,17 @@ async def get_caller(
     except InvalidAccessToken as exc:
         raise InvalidAccessTokenError() from exc
     # Checking the session on every request makes logout and revocation take effect at once.
-    try:
-        record = await session_store(ports).get(claims.session_id)
-    except KeyValueUnavailable as exc:
-        raise ServiceUnavailable("Sessions cannot be checked right now.") from exc
+    record = await session_store(ports).get(claims.session_id)
     if record is None or record.user_id != str(claims.user_id):
         raise SessionRevoked()
+    return claims
+
+
+# For work that must happen before any database connection is taken (reading an upload).
+AccessClaimsDep = Annotated[AccessClaims, Depends(get_access_claims)]
+
+
+async def get_caller(request: Request, claims: AccessClaimsDep, session: SessionDep) -> Caller:
     user = await repository.get_user(session, claims.user_id)
     if user is None:
         raise SessionRevoked()

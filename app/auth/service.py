@@ -25,7 +25,7 @@ from app.auth.schemas import (
 from app.auth.sessions import OneTimeTokens, RefreshOutcome, SessionRecord, SessionStore
 from app.credits.service import CreditReason, apply_credit_change
 from app.kit.db import after_commit, end_read_only_transaction
-from app.kit.errors import AppError, Conflict, ServiceUnavailable, Unauthorized, Unprocessable
+from app.kit.errors import AppError, Conflict, Unauthorized, Unprocessable
 from app.kit.security import dummy_password_hash, hash_password, issue_access_token, verify_password
 from app.models import User
 from app.ports import Ports
@@ -118,12 +118,9 @@ async def start(*, session: AsyncSession, email: str) -> StartResponse:
 
 
 async def _send_confirmation(session: AsyncSession, ports: Ports, user: User) -> None:
-    try:
-        token = await one_time_tokens(ports).issue(
-            CONFIRM_PURPOSE, user.id, ttl_seconds=ports.settings.confirm_token_ttl_hours * 3600
-        )
-    except KeyValueUnavailable as exc:
-        raise ServiceUnavailable("Could not create a confirmation link right now.") from exc
+    token = await one_time_tokens(ports).issue(
+        CONFIRM_PURPOSE, user.id, ttl_seconds=ports.settings.confirm_token_ttl_hours * 3600
+    )
     link = _frontend_link(ports, "confirm-email", token)
     hours = ports.settings.confirm_token_ttl_hours
     _queue_mail(
@@ -233,24 +230,18 @@ async def signin(
         raise InvalidCredentials()
     if not user.is_confirmed:
         raise EmailNotConfirmed()
-    try:
-        record, refresh_token = await session_store(ports).create(
-            user_id=user.id, user_agent=user_agent, ip=ip
-        )
-    except KeyValueUnavailable as exc:
-        raise ServiceUnavailable("Signing in is unavailable right now.") from exc
+    record, refresh_token = await session_store(ports).create(
+        user_id=user.id, user_agent=user_agent, ip=ip
+    )
     return await _issue_tokens(ports, user, session_id=record.id, refresh_token=refresh_token)
 
 
 async def refresh(
     *, session: AsyncSession, ports: Ports, refresh_token: str, user_agent: str, ip: str
 ) -> TokenResponse:
-    try:
-        outcome, record, new_token = await session_store(ports).rotate(
-            refresh_token, user_agent=user_agent, ip=ip
-        )
-    except KeyValueUnavailable as exc:
-        raise ServiceUnavailable("Refreshing sessions is unavailable right now.") from exc
+    outcome, record, new_token = await session_store(ports).rotate(
+        refresh_token, user_agent=user_agent, ip=ip
+    )
     if outcome == RefreshOutcome.REUSED:
         logger.warning(
             "refresh token reuse: session revoked",
@@ -266,26 +257,17 @@ async def refresh(
 
 
 async def list_sessions(*, ports: Ports, user: User) -> list[SessionRecord]:
-    try:
-        return await session_store(ports).list_for_user(user.id)
-    except KeyValueUnavailable as exc:
-        raise ServiceUnavailable() from exc
+    return await session_store(ports).list_for_user(user.id)
 
 
 async def revoke_session(*, ports: Ports, user: User, session_id: str) -> None:
-    try:
-        revoked = await session_store(ports).revoke(user.id, session_id)
-    except KeyValueUnavailable as exc:
-        raise ServiceUnavailable() from exc
+    revoked = await session_store(ports).revoke(user.id, session_id)
     if not revoked:
         raise SessionNotFound()
 
 
 async def revoke_other_sessions(*, ports: Ports, user: User, current_session_id: str) -> int:
-    try:
-        return await session_store(ports).revoke_all(user.id, keep=current_session_id)
-    except KeyValueUnavailable as exc:
-        raise ServiceUnavailable() from exc
+    return await session_store(ports).revoke_all(user.id, keep=current_session_id)
 
 
 async def forgot_password(*, session: AsyncSession, ports: Ports, email: str) -> None:
@@ -329,10 +311,10 @@ async def _set_password(user: User, password: str) -> None:
 async def reset_password(
     *, session: AsyncSession, ports: Ports, data: ResetPasswordRequest
 ) -> None:
-    try:
-        user_id = await one_time_tokens(ports).redeem(RESET_PURPOSE, data.token)
-    except KeyValueUnavailable as exc:
-        raise ServiceUnavailable() from exc
+    tokens = one_time_tokens(ports)
+    # Only looked at here: the link is spent below, once the new password is written, so a
+    # rejected password (or an outage) leaves it usable.
+    user_id = await tokens.peek(RESET_PURPOSE, data.token)
     user = await repository.get_user(session, user_id) if user_id else None
     if user is None:
         raise InvalidToken()
@@ -343,6 +325,9 @@ async def reset_password(
     await session.flush()
     # Whoever else knew the old password must not stay signed in.
     await session_store(ports).revoke_all(user.id)
+    # Redeeming is the atomic step: of two requests with one link, only one gets here.
+    if await tokens.redeem(RESET_PURPOSE, data.token) != user.id:
+        raise InvalidToken()
 
 
 async def change_password(

@@ -30,7 +30,14 @@ _AFTER_ROLLBACK = "after_rollback"
 class Database:
     """Owns the engine and hands out sessions; one per process, created lazily by the app."""
 
-    def __init__(self, url: str, *, serverless: bool = False, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        serverless: bool = False,
+        echo: bool = False,
+        busy_timeout_seconds: float = 3.0,
+    ) -> None:
         self.url = make_url(url)
         self.dialect = self.url.get_backend_name()
         kwargs: dict[str, Any] = {"echo": echo}
@@ -38,7 +45,9 @@ class Database:
             database = self.url.database
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
-            kwargs["connect_args"] = {"timeout": 30}
+            # How long a writer waits for SQLite's write lock; past it the request is answered
+            # 503 (busy) within seconds rather than after the driver's default wait.
+            kwargs["connect_args"] = {"timeout": busy_timeout_seconds}
         elif self.dialect == "postgresql":
             # Supabase's pooler (PgBouncer in transaction mode) cannot keep prepared statements.
             kwargs["connect_args"] = {
@@ -48,10 +57,11 @@ class Database:
             if serverless:
                 kwargs["poolclass"] = NullPool
             else:
-                kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=20)
+                # pool_timeout: a request waits this long for a free connection, then gets 503.
+                kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=10)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.dialect == "sqlite":
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, busy_timeout_ms=int(busy_timeout_seconds * 1000))
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         # For requests that only read (GET, HEAD). On SQLite their transactions begin deferred,
         # so in WAL mode they read beside a writer instead of queueing for the write lock.
@@ -69,7 +79,7 @@ class Database:
         await self.engine.dispose()
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
     """WAL, foreign keys, and BEGIN IMMEDIATE so concurrent writers queue instead of failing."""
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -79,7 +89,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 

@@ -7,6 +7,9 @@ from typing import Annotated, Generic, TypeVar
 from fastapi import Depends, Query
 from pydantic import BaseModel
 
+# Far beyond any real list, and well inside a 64-bit integer, which is all SQL can bind.
+MAX_OFFSET = 1_000_000_000
+
 
 class PageParams(BaseModel):
     limit: int
@@ -15,7 +18,7 @@ class PageParams(BaseModel):
 
 def page_params(
     limit: Annotated[int, Query(ge=1, le=100, description="Items per page (1-100).")] = 20,
-    offset: Annotated[int, Query(ge=0, description="Items to skip.")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")] = 0,
 ) -> PageParams:
     return PageParams(limit=limit, offset=offset)
 

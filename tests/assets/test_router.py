@@ -16,8 +16,8 @@ from PIL import Image
 from sqlalchemy.exc import IntegrityError
 
 from app.assets import service
+from app.assets.imaging import clean_image
 from app.kit.db import transaction
-from app.kit.uploads import UploadedFile
 from app.models import AssetType, User
 from tests.auth.test_router import assert_error
 from tests.factories import API, TestUser
@@ -426,7 +426,8 @@ class TestNothingHalfWritten:
                     ports=ports,
                     user=ghost,
                     type=AssetType.SELFIE,
-                    upload=UploadedFile("a.png", "image/png", image_bytes()),
+                    image=clean_image(image_bytes(), max_pixels=10_000_000),
+                    filename="a.png",
                 )
 
         with pytest.raises(IntegrityError):
