@@ -180,8 +180,14 @@ class RequestLimitsMiddleware:
 def _check_json_text(raw: bytes) -> dict[str, Any] | None:
     try:
         document = json.loads(raw)
-    except (ValueError, RecursionError):
-        # Not JSON (or absurdly nested): FastAPI answers with its own error below.
+    except RecursionError:
+        return {
+            "type": "json_invalid",
+            "loc": ["body"],
+            "msg": f"The JSON is nested deeper than {MAX_JSON_DEPTH}.",
+        }
+    except ValueError:
+        # Not JSON: FastAPI answers with its own error when the route reads the body.
         return None
     found = find_bad_json_text(document)
     if found is None:
