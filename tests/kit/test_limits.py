@@ -9,16 +9,31 @@ import asyncio
 import io
 import json
 import os
+import sqlite3
+import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
 from PIL import Image
+from sqlalchemy.engine import make_url
 
+from app.main import create_app
 from tests.auth.test_router import assert_error
-from tests.conftest import make_settings
-from tests.factories import API, TestUser, create_user, signup_body
+from tests.conftest import http_client, make_settings, running_app
+from tests.factories import (
+    API,
+    TestUser,
+    balance,
+    create_project,
+    create_user,
+    signup_body,
+    submit_job,
+)
 from tests.images import upload
 from tests.support.live_app import exchange, live_app
 
@@ -66,8 +81,6 @@ class TestBodySize:
         assert_error(response, 413, "payload_too_large")
 
     async def test_the_cap_is_a_setting(self, tmp_path: Path, sqlite_database: str):
-        from tests.conftest import http_client, running_app
-
         settings = make_settings(
             database_url=sqlite_database, data_dir=tmp_path, max_request_body_bytes=2048
         )
@@ -222,3 +235,79 @@ async def test_the_connection_survives_hostile_requests(database_url: str, tmp_p
             assert profile["bio"] is None
         finally:
             writer.close()
+
+
+class TestRequestDeadline:
+    """A request stuck behind a lock past the deadline gets 504, and its writes roll back."""
+
+    async def test_a_stuck_request_is_504_and_rolled_back(
+        self, client: httpx.AsyncClient, app: FastAPI, user: TestUser, database_url: str
+    ):
+        project = await create_project(client, user)
+        credits_before = await balance(client, user)
+        # The same ports (database, sessions) behind a short deadline.
+        hurried_settings = app.state.ports.settings.model_copy(
+            update={"request_timeout_seconds": 1.0}
+        )
+        hurried = create_app(hurried_settings, ports=app.state.ports)
+        async with http_client(hurried) as hurried_client:
+            async with row_lock(database_url, project["id"]):
+                response = await hurried_client.post(
+                    f"{API}/jobs",
+                    json={"project_id": project["id"], "quality": "std", "variants": 1},
+                    headers=user.headers,
+                )
+                assert_error(response, 504, "request_timeout")
+        # The job row and the charge were written before the request got stuck; both were
+        # rolled back with it.
+        assert await balance(client, user) == credits_before
+        jobs = (await client.get(f"{API}/jobs", headers=user.headers)).json()
+        assert jobs["total"] == 0
+        ledger = (await client.get(f"{API}/credits/transactions", headers=user.headers)).json()
+        assert [entry["reason"] for entry in ledger["items"]] == ["signup_bonus"]
+        # The connection it used is healthy again.
+        job = await submit_job(client, user, project["id"])
+        assert job["status"] == "queued"
+
+    async def test_streams_are_not_cut_by_the_deadline(
+        self, client: httpx.AsyncClient, app: FastAPI, user: TestUser
+    ):
+        # Deadline applies until the response starts: a download of any length is fine.
+        from tests.images import fetch, image_bytes
+
+        created = await upload(client, user, image_bytes())
+        served = await fetch(client, created.json()["url"])
+        assert served.status_code == 200
+
+
+@asynccontextmanager
+async def row_lock(database_url: str, project_id: str) -> AsyncIterator[None]:
+    """Another connection holds a lock the request needs, for as long as the block runs.
+
+    Postgres: the project's row, locked against updates (not against the job's foreign key,
+    so the request writes its job and charge first). SQLite: the database's write lock.
+    """
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        assert url.database
+        holder = sqlite3.connect(url.database, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        return
+    connection = await asyncpg.connect(url.set(drivername="postgresql").render_as_string(False))
+    try:
+        transaction = connection.transaction()
+        await transaction.start()
+        await connection.execute(
+            "SELECT 1 FROM projects WHERE id = $1 FOR NO KEY UPDATE", uuid.UUID(project_id)
+        )
+        try:
+            yield
+        finally:
+            await transaction.rollback()
+    finally:
+        await connection.close()
