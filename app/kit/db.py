@@ -41,10 +41,13 @@ class Database:
         self.url = make_url(url)
         self.dialect = self.url.get_backend_name()
         kwargs: dict[str, Any] = {"echo": echo}
+        # The SQLite file, when there is one (health reports it missing).
+        self.file_path: Path | None = None
         if self.dialect == "sqlite":
             database = self.url.database
             if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+                self.file_path = Path(database)
+                self.file_path.parent.mkdir(parents=True, exist_ok=True)
             # How long a writer waits for SQLite's write lock; past it the request is answered
             # 503 (busy) within seconds rather than after the driver's default wait.
             kwargs["connect_args"] = {"timeout": busy_timeout_seconds}
