@@ -10,11 +10,12 @@ from pathlib import PurePosixPath
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.adapters.storage import ObjectAlreadyExists, object_url
+from app.adapters.storage import ObjectAlreadyExists, ObjectRejected, object_url
 from app.assets import repository
-from app.assets.imaging import CleanImage
+from app.assets.imaging import CleanImage, UnsupportedMediaType
 from app.kit.db import after_commit, after_rollback
 from app.kit.errors import NotFound, ServiceUnavailable
+from app.kit.uploads import PayloadTooLarge
 from app.models import Asset, AssetType, User
 from app.ports import Ports
 
@@ -42,6 +43,12 @@ async def store_new_object(
         # Paths carry a random id, so this is storage misbehaving, not the client.
         logger.warning("object not stored", extra={"bucket": bucket, "error": str(exc)})
         raise StorageFailed() from exc
+    except ObjectRejected as exc:
+        # The bucket's own limits (size, types) are stricter than ours: final, not an outage.
+        logger.warning("object refused by storage", extra={"bucket": bucket, "error": str(exc)})
+        if exc.status == 413:
+            raise PayloadTooLarge("The file is larger than storage accepts.") from exc
+        raise UnsupportedMediaType("Storage does not accept this type of image.") from exc
 
     async def remove() -> None:
         await ports.storage.delete(bucket, [path])

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
+import anyio
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -138,7 +139,39 @@ async def _send_confirmation(session: AsyncSession, ports: Ports, user: User) ->
     )
 
 
+# The estimator's time grows quickly with length; a password whose first 32 characters are
+# hard to guess is hard to guess.
+_STRENGTH_CHECKED_CHARS = 32
+# zxcvbn's scale: 0-1 falls to an online attack in hours or less, 2 holds against it.
+MIN_PASSWORD_SCORE = 2
+
+
+def _password_weakness(password: str, hints: list[str]) -> str | None:
+    from zxcvbn import zxcvbn
+
+    checked = password[:_STRENGTH_CHECKED_CHARS]
+    result = zxcvbn(checked, user_inputs=hints, max_length=_STRENGTH_CHECKED_CHARS)
+    if result["score"] >= MIN_PASSWORD_SCORE:
+        return None
+    feedback = result["feedback"]
+    advice = " ".join([feedback["warning"], *feedback["suggestions"]]).strip()
+    return f"This password is too easy to guess. {advice}".strip()
+
+
+async def check_password_strength(password: str, *, hints: list[str]) -> None:
+    """Refuse common and guessable passwords (`password`, `12345678`, repeats, the name)."""
+    # CPU work of up to a few tens of milliseconds: kept off the event loop.
+    weakness = await anyio.to_thread.run_sync(_password_weakness, password, hints)
+    if weakness:
+        raise WeakPassword(weakness)
+
+
+def _hints(user: User | SignupRequest) -> list[str]:
+    return [user.email, user.email.split("@")[0], user.username, *user.full_name.split()]
+
+
 async def signup(*, session: AsyncSession, ports: Ports, data: SignupRequest) -> User:
+    await check_password_strength(data.password, hints=_hints(data))
     # Hash before touching the database so no transaction is open during the slow part.
     password_hash = await hash_password(data.password)
     if await repository.find_by_email(session, data.email) is not None:
@@ -224,7 +257,7 @@ async def signin(
     user = await repository.find_by_email(session, email)
     await end_read_only_transaction(session)
     if user is None or not user.password_hash:
-        await verify_password(dummy_password_hash(), password)
+        await verify_password(await dummy_password_hash(), password)
         raise InvalidCredentials()
     if not await verify_password(user.password_hash, password):
         raise InvalidCredentials()
@@ -304,6 +337,7 @@ async def _set_password(user: User, password: str) -> None:
         check_password_policy(password, email=user.email, username=user.username)
     except ValueError as exc:
         raise WeakPassword(str(exc).capitalize() + ".") from exc
+    await check_password_strength(password, hints=_hints(user))
     user.password_hash = await hash_password(password)
     user.password_changed_at = datetime.now(UTC)
 
