@@ -256,6 +256,7 @@ class DurableDispatcher:
     """Stands in for a queue-backed dispatcher: only its name matters to the handler."""
 
     name = "qstash"
+    finishes_after_response = True
 
     async def dispatch(self, job_id: uuid.UUID) -> None:
         raise AssertionError("not used")
