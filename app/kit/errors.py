@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Sequence
@@ -248,11 +249,16 @@ def _clean_error(error: dict[str, Any]) -> dict[str, Any]:
 
 
 MAX_REPORTED_ERRORS = 20
+MAX_VALIDATION_BODY_CHARS = 16 * 1024
 
 
 def validation_error_response(errors: Sequence[dict[str, Any]]) -> JSONResponse:
     """FastAPI's 422 body (`{"detail": [...]}`), bounded in size and without secrets."""
     detail = [_clean_error(error) for error in list(errors)[:MAX_REPORTED_ERRORS]]
+    if len(json.dumps(detail)) > MAX_VALIDATION_BODY_CHARS:
+        # Many errors each echoing much of the body: the locations and messages say enough.
+        for error in detail:
+            error.pop("input", None)
     return JSONResponse({"detail": detail}, status_code=422)
 
 

@@ -128,6 +128,13 @@ class TestValidationErrorsRepeatNoSecrets:
         assert_validation_error(response, ["body", "email"])
         assert len(response.content) < 2000
 
+    async def test_many_bad_fields_still_give_a_small_answer(self, client: httpx.AsyncClient):
+        wide = {f"k{index}": ["v" * 200] * 10 for index in range(10)}
+        body = {field: wide for field in signup_body()}
+        response = await client.post(f"{API}/auth/signup", json=body)
+        assert_validation_error(response, ["body"])
+        assert len(response.content) < 20_000
+
     async def test_a_deeply_nested_body_is_a_small_422(self, client: httpx.AsyncClient):
         for depth in (100, 1000, 5000):
             response = await client.post(
