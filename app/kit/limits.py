@@ -117,9 +117,7 @@ def _text_error(where: str, location: tuple[str | int, ...], reason: str) -> dic
     return {"type": "string_unicode", "loc": [where, *location], "msg": reason}
 
 
-def _check_query_and_path(scope: Scope) -> dict[str, Any] | None:
-    if "\x00" in scope["path"]:
-        return _text_error("path", (), "The path must not contain NUL characters.")
+def _check_query(scope: Scope) -> dict[str, Any] | None:
     query = scope.get("query_string", b"").decode("latin-1")
     for name, value in parse_qsl(query, keep_blank_values=True):
         reason = bad_text(name) or bad_text(value)
@@ -150,7 +148,11 @@ class RequestLimitsMiddleware:
                 scope, receive, send
             )
             return
-        text_error = _check_query_and_path(scope)
+        if "\x00" in scope["path"]:
+            # No route or stored file has such a name.
+            await error_response(404, "not_found", "Not found.")(scope, receive, send)
+            return
+        text_error = _check_query(scope)
         if text_error is not None:
             await validation_error_response([text_error])(scope, receive, send)
             return
