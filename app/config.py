@@ -100,6 +100,19 @@ class Settings(BaseSettings):
     # asyncpg's prepared-statement cache. Unset: on, unless DATABASE_URL names a transaction
     # pooler (port 6543, as Supabase's, or `?pgbouncer=true`), which cannot keep statements.
     database_statement_cache: bool | None = None
+    # SQLite: how long a writer waits for the write lock before the request is answered 503.
+    database_busy_timeout_seconds: float = Field(default=3.0, ge=0, le=60)
+
+    # Request bounds: body size (JSON and other non-upload bodies), the time a client may take
+    # to send its body (408 after it), and the time the API may take to answer (504 after it;
+    # streams and downloads are bounded only until they start).
+    max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    request_body_timeout_seconds: float = Field(default=60.0, gt=0)
+    request_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    # Health: each probe's time limit, and the free space DATA_DIR needs to count as healthy
+    health_probe_timeout_seconds: float = Field(default=3.0, gt=0)
+    min_free_disk_bytes: int = Field(default=100 * 1024 * 1024, ge=0)
 
     # Tokens and accounts
     jwt_secret: SecretStr | None = None

@@ -19,6 +19,7 @@ from app.internal.router import router as internal_router
 from app.internal.service import periodic_sweeps
 from app.jobs.router import router as jobs_router
 from app.kit.errors import install_error_handlers
+from app.kit.limits import RequestLimits, RequestLimitsMiddleware
 from app.kit.observability import RequestContextMiddleware, configure_logging
 from app.payments.router import router as payments_router
 from app.payments.router import test_checkout_router, webhooks_router
@@ -68,6 +69,17 @@ def create_app(settings: Settings | None = None, *, ports: Ports | None = None) 
     ):
         app.include_router(router)
 
+    # Innermost, so its 408/413/504 answers still get CORS and request-id headers.
+    app.add_middleware(
+        RequestLimitsMiddleware,
+        limits=RequestLimits(
+            max_body_bytes=settings.max_request_body_bytes,
+            max_upload_bytes=settings.max_upload_bytes,
+            body_timeout_seconds=settings.request_body_timeout_seconds,
+            request_timeout_seconds=settings.request_timeout_seconds,
+            deadline_exempt_prefixes=(f"{API_PREFIX}/internal/",),
+        ),
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.allowed_origins,

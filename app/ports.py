@@ -163,6 +163,7 @@ def build_ports(settings: Settings) -> Ports:
             serverless=settings.is_serverless,
             echo=settings.database_echo,
             statement_cache=settings.database_statement_cache,
+            busy_timeout_seconds=settings.database_busy_timeout_seconds,
         ),
         kv=create_key_value_store(
             settings.upstash_redis_rest_url,

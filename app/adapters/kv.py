@@ -66,8 +66,26 @@ class MemoryKeyValueStore:
 
     name = "memory"
 
+    # Expired entries are swept once the store doubles in size since the last sweep, so memory
+    # stays within about twice what is live, at a cost spread over the writes.
+    MIN_SWEEP_SIZE = 1024
+
     def __init__(self) -> None:
         self._values: dict[str, tuple[Any, float | None]] = {}
+        self._sweep_at = self.MIN_SWEEP_SIZE
+
+    def __len__(self) -> int:
+        """Entries held, expired ones not yet swept included."""
+        return len(self._values)
+
+    def _store(self, key: str, value: Any, expires_at: float | None) -> None:
+        self._values[key] = (value, expires_at)
+        if len(self._values) >= self._sweep_at:
+            now = time.monotonic()
+            expired = [k for k, (_, at) in self._values.items() if at is not None and at <= now]
+            for expired_key in expired:
+                del self._values[expired_key]
+            self._sweep_at = max(self.MIN_SWEEP_SIZE, 2 * len(self._values))
 
     def _live(self, key: str) -> Any | None:
         entry = self._values.get(key)
@@ -88,7 +106,7 @@ class MemoryKeyValueStore:
         return value if isinstance(value, str) else None
 
     async def put(self, key: str, value: str, *, ttl_seconds: int | None = None) -> None:
-        self._values[key] = (value, self._deadline(ttl_seconds))
+        self._store(key, value, self._deadline(ttl_seconds))
 
     async def take(self, key: str) -> str | None:
         value = self._live(key)
@@ -106,7 +124,7 @@ class MemoryKeyValueStore:
     async def replace(self, key: str, expected: str, value: str, *, ttl_seconds: int) -> bool:
         if self._live(key) != expected:
             return False
-        self._values[key] = (value, self._deadline(ttl_seconds))
+        self._store(key, value, self._deadline(ttl_seconds))
         return True
 
     async def set_add(self, key: str, member: str, *, ttl_seconds: int) -> None:
@@ -114,7 +132,7 @@ class MemoryKeyValueStore:
         if not isinstance(members, set):
             members = set()
         members.add(member)
-        self._values[key] = (members, self._deadline(ttl_seconds))
+        self._store(key, members, self._deadline(ttl_seconds))
 
     async def set_remove(self, key: str, *members: str) -> None:
         current = self._live(key)
@@ -133,7 +151,7 @@ class MemoryKeyValueStore:
         else:
             count, expires_at = entry[0], entry[1]
         count += 1
-        self._values[key] = (count, expires_at)
+        self._store(key, count, expires_at)
         return RateLimitResult(
             allowed=count <= limit,
             limit=limit,

@@ -32,6 +32,17 @@ class StorageUnavailable(Exception):
     """The storage service could not be reached or refused the request."""
 
 
+class ObjectRejected(Exception):
+    """Storage refused this object for good: too large (413) or a type the bucket forbids (415).
+
+    Not an outage: sending the same object again gets the same answer.
+    """
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        super().__init__(message)
+
+
 class InvalidObjectPath(ValueError):
     """A path that is empty, absolute, or would leave its bucket."""
 

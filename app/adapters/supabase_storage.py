@@ -11,6 +11,7 @@ from app.adapters.storage import (
     Buckets,
     ObjectAlreadyExists,
     ObjectNotFound,
+    ObjectRejected,
     StorageUnavailable,
     check_object_path,
 )
@@ -217,4 +218,6 @@ def _map_api_error(action: str, exc: Any) -> Exception:
         )
     if status == "409" and error == "Duplicate":
         return ObjectAlreadyExists(f"cannot {action}: the object already exists")
+    if status in ("413", "415"):
+        return ObjectRejected(int(status), f"cannot {action}: {message}")
     return StorageUnavailable(f"Supabase Storage refused to {action}: {status} {message}")

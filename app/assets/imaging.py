@@ -75,6 +75,29 @@ def _target_mode(image: Image.Image, fmt: ImageFormat) -> str | None:
     return "RGBA" if has_alpha else "RGB"
 
 
+# The colour space an ICC profile describes sits at bytes 16-20 of its header.
+_PROFILE_SPACES = {"RGB": b"RGB ", "RGBA": b"RGB ", "L": b"GRAY", "LA": b"GRAY", "CMYK": b"CMYK"}
+
+
+def _profile_fits(icc_profile: bytes, mode: str) -> bool:
+    return icc_profile[16:20] == _PROFILE_SPACES.get(mode)
+
+
+def _cmyk_to_srgb(image: Image.Image, icc_profile: bytes) -> tuple[Image.Image, bytes | None]:
+    """Convert through the image's own CMYK profile, so colours stay as the author saw them."""
+    from PIL import ImageCms
+
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
+        srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+        converted = ImageCms.profileToProfile(image, source, srgb, outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        # An unreadable profile: a plain conversion, and the profile is not kept.
+        return image, None
+    assert converted is not None
+    return converted, srgb.tobytes()
+
+
 def clean_image(data: bytes, *, max_pixels: int, max_side: int | None = None) -> CleanImage:
     """Check, turn upright, optionally shrink, and re-encode an image; blocking CPU work."""
     if not data:
@@ -108,8 +131,14 @@ def clean_image(data: bytes, *, max_pixels: int, max_side: int | None = None) ->
     transparency = upright.info.get("transparency")
     mode = _target_mode(upright, fmt)
     if mode is not None:
+        if upright.mode == "CMYK" and icc_profile:
+            upright, icc_profile = _cmyk_to_srgb(upright, icc_profile)
         upright = upright.convert(mode)
         transparency = None
+    if icc_profile and not _profile_fits(icc_profile, upright.mode):
+        # A profile for another colour space (CMYK on what is now RGB) would make viewers
+        # misread every pixel.
+        icc_profile = None
     # A fresh info dict drops EXIF (GPS, camera, orientation), XMP, comments and text chunks;
     # only the colour profile is carried over, since colours would shift without it.
     upright.info = {}

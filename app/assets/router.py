@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, Query, status
 
 from app.assets import repository, service
-from app.assets.deps import OwnedAsset
+from app.assets.deps import AssetUploadDep, OwnedAsset
 from app.assets.imaging import ImageTooLarge, InvalidImage, UnsupportedMediaType
 from app.assets.schemas import AssetOut
 from app.auth.deps import AUTHED, CurrentUser
@@ -16,7 +15,7 @@ from app.config import API_PREFIX
 from app.deps import PortsDep, SessionDep
 from app.kit.errors import responses
 from app.kit.pagination import InvalidCursor, Page, PageParamsDep
-from app.kit.uploads import MalformedUpload, PayloadTooLarge, multipart_openapi, read_upload
+from app.kit.uploads import MalformedUpload, PayloadTooLarge, multipart_openapi
 from app.models import Asset, AssetType
 from app.ports import Ports
 
@@ -50,24 +49,6 @@ async def _with_url(ports: Ports, asset: Asset) -> AssetOut:
     return _asset_out(asset, await service.asset_url(ports, asset))
 
 
-def _asset_type(value: str) -> AssetType:
-    try:
-        return AssetType(value)
-    except ValueError:
-        allowed = ", ".join(f"'{member.value}'" for member in AssetType)
-        raise RequestValidationError(
-            [
-                {
-                    "type": "enum",
-                    "loc": ("body", "type"),
-                    "msg": f"Input should be {allowed}",
-                    "input": value,
-                    "ctx": {"expected": allowed},
-                }
-            ]
-        ) from None
-
-
 @router.post(
     "/upload",
     response_model=AssetOut,
@@ -79,20 +60,21 @@ def _asset_type(value: str) -> AssetType:
     ),
 )
 async def upload_asset(
-    request: Request, user: CurrentUser, session: SessionDep, ports: PortsDep
+    upload: AssetUploadDep, user: CurrentUser, session: SessionDep, ports: PortsDep
 ) -> AssetOut:
     """Upload a PNG, JPEG or WebP image (multipart `file` and `type`).
 
     The type is read from the bytes. The image is turned upright and re-encoded without its
     metadata (EXIF, GPS, comments) before it is stored.
     """
-    form = await read_upload(
-        request, file_field="file", max_file_bytes=ports.settings.max_upload_bytes
-    )
-    upload = form.file("file")
-    asset_type = _asset_type(form.field("type"))
+    # `upload` comes first: it is read and cleaned before the session is opened.
     asset = await service.upload_asset(
-        session=session, ports=ports, user=user, type=asset_type, upload=upload
+        session=session,
+        ports=ports,
+        user=user,
+        type=upload.type,
+        image=upload.upload.image,
+        filename=upload.upload.filename,
     )
     return await _with_url(ports, asset)
 

@@ -10,13 +10,13 @@ from pathlib import PurePosixPath
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.adapters.storage import ObjectAlreadyExists, StorageUnavailable, object_url
+from app.adapters.storage import ObjectAlreadyExists, ObjectRejected, object_url
 from app.assets import repository
-from app.assets.imaging import CleanImage, clean_image_async
+from app.assets.imaging import CleanImage, UnsupportedMediaType
 from app.auth.identity import SignedInUser
 from app.kit.db import after_commit, after_rollback
 from app.kit.errors import NotFound, ServiceUnavailable
-from app.kit.uploads import UploadedFile
+from app.kit.uploads import PayloadTooLarge
 from app.models import Asset, AssetType
 from app.ports import Ports
 
@@ -40,9 +40,16 @@ async def store_new_object(
         await ports.storage.put(
             bucket, path, image.data, content_type=image.format.content_type, upsert=False
         )
-    except (StorageUnavailable, ObjectAlreadyExists) as exc:
+    except ObjectAlreadyExists as exc:
+        # Paths carry a random id, so this is storage misbehaving, not the client.
         logger.warning("object not stored", extra={"bucket": bucket, "error": str(exc)})
         raise StorageFailed() from exc
+    except ObjectRejected as exc:
+        # The bucket's own limits (size, types) are stricter than ours: final, not an outage.
+        logger.warning("object refused by storage", extra={"bucket": bucket, "error": str(exc)})
+        if exc.status == 413:
+            raise PayloadTooLarge("The file is larger than storage accepts.") from exc
+        raise UnsupportedMediaType("Storage does not accept this type of image.") from exc
 
     async def remove() -> None:
         await ports.storage.delete(bucket, [path])
@@ -54,6 +61,8 @@ def _safe_filename(filename: str | None) -> str | None:
     if not filename:
         return None
     name = PurePosixPath(filename.replace("\\", "/")).name
+    # Control characters (NUL among them) have no place in a name, and Postgres refuses NUL.
+    name = "".join(char for char in name if char.isprintable())
     return name[:255] or None
 
 
@@ -63,9 +72,9 @@ async def upload_asset(
     ports: Ports,
     user: SignedInUser,
     type: AssetType,
-    upload: UploadedFile,
+    image: CleanImage,
+    filename: str | None,
 ) -> Asset:
-    image = await clean_image_async(upload.data, max_pixels=ports.settings.max_upload_pixels)
     bucket = ports.buckets.user_assets.name
     path = f"{user.id}/{type.value}/{uuid.uuid4().hex}.{image.format.extension}"
     await store_new_object(session=session, ports=ports, bucket=bucket, path=path, image=image)
@@ -79,23 +88,20 @@ async def upload_asset(
         height=image.height,
         size_bytes=len(image.data),
         sha256=image.sha256,
-        original_filename=_safe_filename(upload.filename),
+        original_filename=_safe_filename(filename),
     )
     return await repository.add_asset(session, asset)
 
 
 async def asset_url(ports: Ports, asset: Asset) -> str:
     """The URL a browser loads the asset from; signed for private buckets."""
-    try:
-        return await object_url(
-            ports.storage,
-            ports.buckets,
-            asset.bucket,
-            asset.path,
-            expires_in=ports.settings.signed_url_ttl_seconds,
-        )
-    except StorageUnavailable as exc:
-        raise StorageFailed() from exc
+    return await object_url(
+        ports.storage,
+        ports.buckets,
+        asset.bucket,
+        asset.path,
+        expires_in=ports.settings.signed_url_ttl_seconds,
+    )
 
 
 async def asset_urls(ports: Ports, assets: Sequence[Asset]) -> list[str]:

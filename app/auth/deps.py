@@ -10,7 +10,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app.adapters.kv import KeyValueUnavailable
 from app.auth import repository
 from app.auth.identity import SignedInUser
 from app.auth.service import session_store
@@ -61,12 +60,11 @@ class Caller:
     session_id: str
 
 
-async def get_caller(
-    request: Request,
+async def get_access_claims(
     ports: PortsDep,
-    session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Caller:
+) -> AccessClaims:
+    """The caller's token, checked against its live session, without touching the database."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized()
     try:
@@ -74,12 +72,17 @@ async def get_caller(
     except InvalidAccessToken as exc:
         raise InvalidAccessTokenError() from exc
     # Checking the session on every request makes logout and revocation take effect at once.
-    try:
-        record = await session_store(ports).get(claims.session_id)
-    except KeyValueUnavailable as exc:
-        raise ServiceUnavailable("Sessions cannot be checked right now.") from exc
+    record = await session_store(ports).get(claims.session_id)
     if record is None or record.user_id != str(claims.user_id):
         raise SessionRevoked()
+    return claims
+
+
+# For work that must happen before any database connection is taken (reading an upload).
+AccessClaimsDep = Annotated[AccessClaims, Depends(get_access_claims)]
+
+
+async def get_caller(request: Request, claims: AccessClaimsDep, session: SessionDep) -> Caller:
     user = await repository.get_signed_in_user(session, claims.user_id)
     if user is None:
         raise SessionRevoked()

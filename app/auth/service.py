@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
+import anyio
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,7 +27,7 @@ from app.auth.schemas import (
 from app.auth.sessions import OneTimeTokens, RefreshOutcome, SessionRecord, SessionStore
 from app.credits.service import CreditReason, apply_credit_change
 from app.kit.db import after_commit, end_read_only_transaction
-from app.kit.errors import AppError, Conflict, ServiceUnavailable, Unauthorized, Unprocessable
+from app.kit.errors import AppError, Conflict, Unauthorized, Unprocessable
 from app.kit.security import dummy_password_hash, hash_password, issue_access_token, verify_password
 from app.models import User
 from app.ports import Ports
@@ -119,12 +120,9 @@ async def start(*, session: AsyncSession, email: str) -> StartResponse:
 
 
 async def _send_confirmation(session: AsyncSession, ports: Ports, user: User) -> None:
-    try:
-        token = await one_time_tokens(ports).issue(
-            CONFIRM_PURPOSE, user.id, ttl_seconds=ports.settings.confirm_token_ttl_hours * 3600
-        )
-    except KeyValueUnavailable as exc:
-        raise ServiceUnavailable("Could not create a confirmation link right now.") from exc
+    token = await one_time_tokens(ports).issue(
+        CONFIRM_PURPOSE, user.id, ttl_seconds=ports.settings.confirm_token_ttl_hours * 3600
+    )
     link = _frontend_link(ports, "confirm-email", token)
     hours = ports.settings.confirm_token_ttl_hours
     _queue_mail(
@@ -142,7 +140,39 @@ async def _send_confirmation(session: AsyncSession, ports: Ports, user: User) ->
     )
 
 
+# The estimator's time grows quickly with length; a password whose first 32 characters are
+# hard to guess is hard to guess.
+_STRENGTH_CHECKED_CHARS = 32
+# zxcvbn's scale: 0-1 falls to an online attack in hours or less, 2 holds against it.
+MIN_PASSWORD_SCORE = 2
+
+
+def _password_weakness(password: str, hints: list[str]) -> str | None:
+    from zxcvbn import zxcvbn
+
+    checked = password[:_STRENGTH_CHECKED_CHARS]
+    result = zxcvbn(checked, user_inputs=hints, max_length=_STRENGTH_CHECKED_CHARS)
+    if result["score"] >= MIN_PASSWORD_SCORE:
+        return None
+    feedback = result["feedback"]
+    advice = " ".join([feedback["warning"], *feedback["suggestions"]]).strip()
+    return f"This password is too easy to guess. {advice}".strip()
+
+
+async def check_password_strength(password: str, *, hints: list[str]) -> None:
+    """Refuse common and guessable passwords (`password`, `12345678`, repeats, the name)."""
+    # CPU work of up to a few tens of milliseconds: kept off the event loop.
+    weakness = await anyio.to_thread.run_sync(_password_weakness, password, hints)
+    if weakness:
+        raise WeakPassword(weakness)
+
+
+def _hints(user: User | SignupRequest) -> list[str]:
+    return [user.email, user.email.split("@")[0], user.username, *user.full_name.split()]
+
+
 async def signup(*, session: AsyncSession, ports: Ports, data: SignupRequest) -> User:
+    await check_password_strength(data.password, hints=_hints(data))
     # Hash before touching the database so no transaction is open during the slow part.
     password_hash = await hash_password(data.password)
     if await repository.find_by_email(session, data.email) is not None:
@@ -228,30 +258,24 @@ async def signin(
     user = await repository.find_by_email(session, email)
     await end_read_only_transaction(session)
     if user is None or not user.password_hash:
-        await verify_password(dummy_password_hash(), password)
+        await verify_password(await dummy_password_hash(), password)
         raise InvalidCredentials()
     if not await verify_password(user.password_hash, password):
         raise InvalidCredentials()
     if not user.is_confirmed:
         raise EmailNotConfirmed()
-    try:
-        record, refresh_token = await session_store(ports).create(
-            user_id=user.id, user_agent=user_agent, ip=ip
-        )
-    except KeyValueUnavailable as exc:
-        raise ServiceUnavailable("Signing in is unavailable right now.") from exc
+    record, refresh_token = await session_store(ports).create(
+        user_id=user.id, user_agent=user_agent, ip=ip
+    )
     return await _issue_tokens(ports, user, session_id=record.id, refresh_token=refresh_token)
 
 
 async def refresh(
     *, session: AsyncSession, ports: Ports, refresh_token: str, user_agent: str, ip: str
 ) -> TokenResponse:
-    try:
-        outcome, record, new_token = await session_store(ports).rotate(
-            refresh_token, user_agent=user_agent, ip=ip
-        )
-    except KeyValueUnavailable as exc:
-        raise ServiceUnavailable("Refreshing sessions is unavailable right now.") from exc
+    outcome, record, new_token = await session_store(ports).rotate(
+        refresh_token, user_agent=user_agent, ip=ip
+    )
     if outcome == RefreshOutcome.REUSED:
         logger.warning(
             "refresh token reuse: session revoked",
@@ -267,17 +291,11 @@ async def refresh(
 
 
 async def list_sessions(*, ports: Ports, user: SignedInUser) -> list[SessionRecord]:
-    try:
-        return await session_store(ports).list_for_user(user.id)
-    except KeyValueUnavailable as exc:
-        raise ServiceUnavailable() from exc
+    return await session_store(ports).list_for_user(user.id)
 
 
 async def revoke_session(*, ports: Ports, user: SignedInUser, session_id: str) -> None:
-    try:
-        revoked = await session_store(ports).revoke(user.id, session_id)
-    except KeyValueUnavailable as exc:
-        raise ServiceUnavailable() from exc
+    revoked = await session_store(ports).revoke(user.id, session_id)
     if not revoked:
         raise SessionNotFound()
 
@@ -285,10 +303,7 @@ async def revoke_session(*, ports: Ports, user: SignedInUser, session_id: str) -
 async def revoke_other_sessions(
     *, ports: Ports, user: SignedInUser, current_session_id: str
 ) -> int:
-    try:
-        return await session_store(ports).revoke_all(user.id, keep=current_session_id)
-    except KeyValueUnavailable as exc:
-        raise ServiceUnavailable() from exc
+    return await session_store(ports).revoke_all(user.id, keep=current_session_id)
 
 
 async def forgot_password(*, session: AsyncSession, ports: Ports, email: str) -> None:
@@ -325,6 +340,7 @@ async def _set_password(user: User, password: str) -> None:
         check_password_policy(password, email=user.email, username=user.username)
     except ValueError as exc:
         raise WeakPassword(str(exc).capitalize() + ".") from exc
+    await check_password_strength(password, hints=_hints(user))
     user.password_hash = await hash_password(password)
     user.password_changed_at = datetime.now(UTC)
 
@@ -332,10 +348,10 @@ async def _set_password(user: User, password: str) -> None:
 async def reset_password(
     *, session: AsyncSession, ports: Ports, data: ResetPasswordRequest
 ) -> None:
-    try:
-        user_id = await one_time_tokens(ports).redeem(RESET_PURPOSE, data.token)
-    except KeyValueUnavailable as exc:
-        raise ServiceUnavailable() from exc
+    tokens = one_time_tokens(ports)
+    # Only looked at here: the link is spent below, once the new password is written, so a
+    # rejected password (or an outage) leaves it usable.
+    user_id = await tokens.peek(RESET_PURPOSE, data.token)
     user = await repository.get_user(session, user_id) if user_id else None
     if user is None:
         raise InvalidToken()
@@ -346,6 +362,9 @@ async def reset_password(
     await session.flush()
     # Whoever else knew the old password must not stay signed in.
     await session_store(ports).revoke_all(user.id)
+    # Redeeming is the atomic step: of two requests with one link, only one gets here.
+    if await tokens.redeem(RESET_PURPOSE, data.token) != user.id:
+        raise InvalidToken()
 
 
 async def change_password(

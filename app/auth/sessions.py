@@ -150,6 +150,15 @@ class SessionStore:
         return len(doomed)
 
 
+def _user_id(value: str | None) -> uuid.UUID | None:
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
 class OneTimeTokens:
     """Random single-use tokens (email confirmation, password reset), stored only as hashes.
 
@@ -170,16 +179,17 @@ class OneTimeTokens:
         await self.kv.put(latest_key, digest, ttl_seconds=ttl_seconds)
         return token
 
-    async def redeem(self, purpose: str, token: str) -> uuid.UUID | None:
+    async def peek(self, purpose: str, token: str) -> uuid.UUID | None:
+        """Whose token this is, leaving it unspent."""
         if not token or len(token) > 200:
             return None
-        value = await self.kv.take(f"token:{purpose}:{hash_token(token)}")
-        if value is None:
+        return _user_id(await self.kv.get(f"token:{purpose}:{hash_token(token)}"))
+
+    async def redeem(self, purpose: str, token: str) -> uuid.UUID | None:
+        """Whose token this is, spending it: of concurrent calls only one gets the answer."""
+        if not token or len(token) > 200:
             return None
-        try:
-            return uuid.UUID(value)
-        except ValueError:
-            return None
+        return _user_id(await self.kv.take(f"token:{purpose}:{hash_token(token)}"))
 
     async def void_all(self, purpose: str, user_id: uuid.UUID) -> None:
         previous = await self.kv.take(f"token_latest:{purpose}:{user_id}")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import anyio
 from sqlalchemy.exc import IntegrityError
 
-from app.adapters.storage import ObjectNotFound, StorageUnavailable
+from app.adapters.storage import ObjectNotFound, ObjectRejected, StorageUnavailable
 from app.assets import repository as assets_repository
 from app.jobs import repository
 from app.jobs.imaging import fit_render
@@ -37,6 +37,7 @@ logger = logging.getLogger("app.jobs")
 UNEXPECTED_FAILURE = "Rendering failed unexpectedly. Your credits for it were refunded."
 INPUT_MISSING = "A photo used by this project was deleted. Update the project and try again."
 CANCELED = "Canceled."
+STORAGE_REFUSED = "The render could not be stored. Your credits for it were refunded."
 STORAGE_DOWN = "Renders could not be saved. Your credits for the missing ones were refunded."
 
 _QUOTED = re.compile(r"[\"“”]([^\"“”]{1,200})[\"“”]")
@@ -248,6 +249,11 @@ async def run_job(ports: Ports, job_id: uuid.UUID) -> JobStatus | None:
     except LostLease:
         logger.warning("job lease lost; another runner has it", extra={"job_id": str(job_id)})
         return None
+    except ObjectRejected as error:
+        # Storage refuses this render for good (its size or type): retrying cannot help.
+        logger.warning("job failed", extra={"job_id": str(job_id), "reason": str(error)})
+        await _finish(ports, job, attempt, JobStatus.FAILED, STORAGE_REFUSED)
+        return JobStatus.FAILED
     except StorageUnavailable as error:
         # An outage is not the job's fault and may pass: queue it again rather than fail it.
         logger.warning("job paused", extra={"job_id": str(job_id), "reason": str(error)})

@@ -52,19 +52,25 @@ class Database:
         serverless: bool = False,
         echo: bool = False,
         statement_cache: bool | None = None,
+        busy_timeout_seconds: float = 3.0,
     ) -> None:
         self.url = make_url(url)
         self.dialect = self.url.get_backend_name()
         kwargs: dict[str, Any] = {"echo": echo}
+        # The SQLite file, when there is one (health reports it missing).
+        self.file_path: Path | None = None
         if self.dialect == "sqlite":
             database = self.url.database
-            kwargs["connect_args"] = {"timeout": 30}
             if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+                self.file_path = Path(database)
+                self.file_path.parent.mkdir(parents=True, exist_ok=True)
                 # Requests beyond the pool wait for a connection rather than open one that is
                 # closed again on return: a new one costs a thread and four PRAGMAs.
                 kwargs.update(pool_size=SQLITE_POOL_SIZE, max_overflow=0)
             kwargs["pool_reset_on_return"] = None
+            # How long a writer waits for SQLite's write lock; past it the request is answered
+            # 503 (busy) within seconds rather than after the driver's default wait.
+            kwargs["connect_args"] = {"timeout": busy_timeout_seconds}
         elif self.dialect == "postgresql":
             if statement_cache is None:
                 statement_cache = not behind_transaction_pooler(self.url)
@@ -83,14 +89,18 @@ class Database:
                 # replaced before servers and poolers drop idle ones, and one that broke
                 # anyway is invalidated by the error it raises (the request answers 503).
                 # No overflow either: an overflow connection is closed on return, so bursts
-                # would pay a connect (several round trips) per request.
+                # would pay a connect (several round trips) per request. A request waits
+                # `pool_timeout` for a free connection, then gets 503.
                 kwargs.update(
-                    pool_recycle=POOL_RECYCLE_SECONDS, pool_size=POSTGRES_POOL_SIZE, max_overflow=0
+                    pool_recycle=POOL_RECYCLE_SECONDS,
+                    pool_size=POSTGRES_POOL_SIZE,
+                    max_overflow=0,
+                    pool_timeout=10,
                 )
         self.statement_cache = bool(statement_cache) and self.dialect == "postgresql"
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.dialect == "sqlite":
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, busy_timeout_ms=int(busy_timeout_seconds * 1000))
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         # For requests that only read (GET, HEAD): no BEGIN and no COMMIT, each SELECT reads
         # its own committed snapshot, as every statement of a READ COMMITTED transaction
@@ -115,7 +125,7 @@ class Database:
         await self.engine.dispose()
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
     """WAL, foreign keys, and BEGIN IMMEDIATE so concurrent writers queue instead of failing."""
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -125,7 +135,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import re
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.adapters.kv import KeyValueUnavailable
+from app.adapters.storage import StorageUnavailable
+from app.kit.outages import is_database_unavailable
 
 logger = logging.getLogger("app.errors")
 
@@ -118,6 +127,7 @@ _STATUS_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    408: "request_body_timeout",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "invalid_request",
@@ -140,9 +150,43 @@ async def _app_error_handler(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = _STATUS_CODES.get(exc.status_code, "http_error")
+    code = getattr(exc, "code", None) or _STATUS_CODES.get(exc.status_code, "http_error")
     detail = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ").capitalize()
     return error_response(exc.status_code, code, detail, getattr(exc, "headers", None))
+
+
+# Seconds a client is asked to wait before retrying after an outage.
+RETRY_AFTER_SECONDS = 5
+_OUTAGES: dict[str, tuple[str, str]] = {
+    "database": ("database_unavailable", "The database is busy or unavailable. Try again shortly."),
+    "kv": ("service_unavailable", "A backing service is unavailable. Try again shortly."),
+    "storage": ("storage_unavailable", "File storage is unavailable. Try again shortly."),
+}
+
+
+def _outage_response(request: Request, exc: Exception, which: str) -> JSONResponse:
+    code, detail = _OUTAGES[which]
+    logger.warning(
+        "backing service unavailable",
+        extra={"path": request.url.path, "service": which, "error": type(exc).__name__},
+    )
+    return error_response(503, code, detail, {"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+async def _kv_unavailable_handler(request: Request, exc: Exception) -> JSONResponse:
+    return _outage_response(request, exc, "kv")
+
+
+async def _storage_unavailable_handler(request: Request, exc: Exception) -> JSONResponse:
+    return _outage_response(request, exc, "storage")
+
+
+async def _database_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    # Registered for the database's error classes so that an outage is answered here, in the
+    # app, instead of as an unhandled error that also closes the client's connection.
+    if is_database_unavailable(exc):
+        return _outage_response(request, exc, "database")
+    return await _unhandled_error_handler(request, exc)
 
 
 async def _unhandled_error_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -150,7 +194,85 @@ async def _unhandled_error_handler(request: Request, exc: Exception) -> JSONResp
     return error_response(500, "internal_error", "Something went wrong on our side.")
 
 
+# Fields whose input a validation error never repeats: the client knows what it sent, and
+# error bodies end up in logs, proxies and bug reports.
+_SECRET_FIELD = re.compile(r"password|secret|token|signature|api_?key", re.IGNORECASE)
+MAX_ECHOED_CHARS = 100
+MAX_ECHOED_ITEMS = 10
+MAX_ECHOED_DEPTH = 3
+_REDACTED = "[redacted]"
+
+
+def _is_secret(name: object) -> bool:
+    return isinstance(name, str) and bool(_SECRET_FIELD.search(name))
+
+
+def _echo(value: Any, depth: int = 0) -> Any:
+    """A short, secret-free copy of an input, safe to send back whatever was sent."""
+    if isinstance(value, str):
+        text = value.encode("utf-8", "replace").decode("utf-8")
+        return text if len(text) <= MAX_ECHOED_CHARS else text[:MAX_ECHOED_CHARS] + "…"
+    if value is None or isinstance(value, bool | float):
+        return value
+    if isinstance(value, int):
+        # Integers of thousands of digits stay out of the body (and int-to-str limits).
+        return value if abs(value) < 10**18 else _echo(f"{value:.3e}")
+    if depth >= MAX_ECHOED_DEPTH:
+        return "…"
+    if isinstance(value, dict):
+        echoed: dict[str, Any] = {}
+        for key in list(value)[:MAX_ECHOED_ITEMS]:
+            name = _echo(str(key))
+            echoed[name] = _REDACTED if _is_secret(key) else _echo(value[key], depth + 1)
+        return echoed
+    if isinstance(value, list | tuple):
+        return [_echo(item, depth + 1) for item in list(value)[:MAX_ECHOED_ITEMS]]
+    return _echo(str(value), depth)
+
+
+def _clean_error(error: dict[str, Any]) -> dict[str, Any]:
+    location = [_echo(part) if isinstance(part, str) else part for part in error.get("loc", ())]
+    cleaned: dict[str, Any] = {
+        "type": str(error.get("type", "value_error")),
+        "loc": location,
+        "msg": _echo(str(error.get("msg", "Invalid value."))),
+    }
+    if "input" in error:
+        if any(_is_secret(part) for part in location):
+            cleaned["input"] = _REDACTED
+        else:
+            cleaned["input"] = _echo(error["input"])
+    context = error.get("ctx")
+    if isinstance(context, dict):
+        cleaned["ctx"] = {str(key): _echo(str(value)) for key, value in context.items()}
+    return cleaned
+
+
+MAX_REPORTED_ERRORS = 20
+MAX_VALIDATION_BODY_CHARS = 16 * 1024
+
+
+def validation_error_response(errors: Sequence[dict[str, Any]]) -> JSONResponse:
+    """FastAPI's 422 body (`{"detail": [...]}`), bounded in size and without secrets."""
+    detail = [_clean_error(error) for error in list(errors)[:MAX_REPORTED_ERRORS]]
+    if len(json.dumps(detail)) > MAX_VALIDATION_BODY_CHARS:
+        # Many errors each echoing much of the body: the locations and messages say enough.
+        for error in detail:
+            error.pop("input", None)
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+async def _validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return validation_error_response(exc.errors())
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)
+    app.add_exception_handler(RequestValidationError, _validation_error_handler)
+    app.add_exception_handler(KeyValueUnavailable, _kv_unavailable_handler)
+    app.add_exception_handler(StorageUnavailable, _storage_unavailable_handler)
+    for database_error in (sa_exc.DBAPIError, sa_exc.TimeoutError, OSError):
+        app.add_exception_handler(database_error, _database_error_handler)
     app.add_exception_handler(Exception, _unhandled_error_handler)

@@ -22,6 +22,9 @@ from app.kit.errors import Unprocessable
 
 MAX_LIMIT = 100
 
+# Far beyond any real list, and well inside a 64-bit integer, which is all SQL can bind.
+MAX_OFFSET = 1_000_000_000
+
 
 class InvalidCursor(Unprocessable):
     code = "invalid_cursor"
@@ -66,7 +69,8 @@ async def page_params(
         int, Query(ge=1, le=MAX_LIMIT, description=f"Items per page (1-{MAX_LIMIT}).")
     ] = 20,
     offset: Annotated[
-        int, Query(ge=0, description="Items to skip (prefer `cursor`: it stays fast).")
+        int,
+        Query(ge=0, le=MAX_OFFSET, description="Items to skip (prefer `cursor`: it stays fast)."),
     ] = 0,
     cursor: Annotated[
         str | None,

@@ -40,11 +40,17 @@ async def verify_password(password_hash: str, password: str) -> bool:
     return await anyio.to_thread.run_sync(verify)
 
 
-# A real hash of a random password, checked when the account does not exist so that a failed
-# sign-in takes the same time either way.
-@lru_cache
-def dummy_password_hash() -> str:
-    return _hasher().hash(secrets.token_urlsafe(16))
+_dummy_hash: str | None = None
+
+
+async def dummy_password_hash() -> str:
+    """A real hash of a random password, checked when the account does not exist so that a
+    failed sign-in takes the same time either way. Made once, on a worker thread like any hash.
+    """
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = await hash_password(secrets.token_urlsafe(16))
+    return _dummy_hash
 
 
 def new_opaque_token() -> str:

@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from typing import Annotated
 
+from fastapi import APIRouter, Depends, Request, status
+
+from app.assets.deps import ImageUpload, read_image_upload
 from app.assets.router import IMAGE_UPLOAD_ERRORS
 from app.assets.service import StorageFailed
-from app.auth.deps import AUTHED, CurrentUser, CurrentUserRow
+from app.auth.deps import AUTHED, AccessClaimsDep, CurrentUser, CurrentUserRow
 from app.auth.schemas import UserOut
 from app.auth.service import UsernameTaken, WrongPassword
 from app.config import API_PREFIX
 from app.deps import PortsDep, SessionDep
 from app.kit.errors import responses
-from app.kit.uploads import multipart_openapi, read_upload
+from app.kit.uploads import multipart_openapi
 from app.profile import service
 from app.profile.schemas import DeleteAccountRequest, ProfileUpdate
 
 router = APIRouter(prefix=f"{API_PREFIX}/profile", tags=["profile"], responses=AUTHED)
+
+AVATAR_MAX_SIDE = 1024
+
+
+async def get_avatar_upload(
+    request: Request, ports: PortsDep, _claims: AccessClaimsDep
+) -> ImageUpload:
+    return await read_image_upload(request, ports, max_side=AVATAR_MAX_SIDE)
+
+
+# Before CurrentUser/SessionDep in the route: read and cleaned before a session is opened.
+AvatarUploadDep = Annotated[ImageUpload, Depends(get_avatar_upload)]
 
 
 @router.get("", response_model=UserOut)
@@ -37,18 +52,14 @@ async def update_profile(body: ProfileUpdate, user: CurrentUserRow, session: Ses
     openapi_extra=multipart_openapi(file_field="file"),
 )
 async def upload_avatar(
-    request: Request, user: CurrentUserRow, session: SessionDep, ports: PortsDep
+    upload: AvatarUploadDep, user: CurrentUserRow, session: SessionDep, ports: PortsDep
 ) -> UserOut:
     """Set the profile photo from a PNG, JPEG or WebP upload (multipart `file`).
 
     It is shrunk to at most 1024 px a side, stripped of metadata and served from a public URL.
     """
-    form = await read_upload(
-        request, file_field="file", max_file_bytes=ports.settings.max_upload_bytes
-    )
-    updated = await service.set_avatar(
-        session=session, ports=ports, user=user, upload=form.file("file")
-    )
+    # `upload` comes first: it is read and cleaned before the session is opened.
+    updated = await service.set_avatar(session=session, ports=ports, user=user, image=upload.image)
     return UserOut.model_validate(updated)
 
 

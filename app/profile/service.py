@@ -10,33 +10,27 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.adapters.storage import StorageUnavailable
-from app.assets.imaging import clean_image_async
-from app.assets.service import StorageFailed, store_new_object
+from app.assets.imaging import CleanImage
+from app.assets.service import store_new_object
 from app.auth import repository
 from app.auth.service import UsernameTaken, WrongPassword, session_store
 from app.kit.db import after_commit, end_read_only_transaction
 from app.kit.errors import Unprocessable
 from app.kit.security import verify_password
-from app.kit.uploads import UploadedFile
 from app.models import User
 from app.ports import Ports
 from app.profile.schemas import ProfileUpdate
 
 logger = logging.getLogger("app.profile")
 
-AVATAR_MAX_SIDE = 1024
 _AVATAR_NAME = re.compile(r"avatar-[0-9a-f]{32}\.(?:png|jpg|webp)")
 
 
 async def delete_stored_files(ports: Ports, user: User) -> None:
     """Remove everything stored under the person's folder, in every bucket."""
-    try:
-        for bucket in ports.buckets.all():
-            await ports.storage.delete_prefix(bucket.name, str(user.id))
-    except StorageUnavailable as exc:
-        # Refuse to delete the account while its files cannot be removed; a retry finishes it.
-        raise StorageFailed("Your files cannot be deleted right now. Try again shortly.") from exc
+    # A storage outage refuses the whole deletion (503); a retry finishes it.
+    for bucket in ports.buckets.all():
+        await ports.storage.delete_prefix(bucket.name, str(user.id))
 
 
 # Features that keep data outside the database (stored files) register a cleanup here.
@@ -71,13 +65,8 @@ def _avatar_path(user: User) -> str | None:
     return f"{user.id}/{name}"
 
 
-async def set_avatar(
-    *, session: AsyncSession, ports: Ports, user: User, upload: UploadedFile
-) -> User:
-    """Store a new profile photo (at most 1024 px a side) and drop the previous one."""
-    image = await clean_image_async(
-        upload.data, max_pixels=ports.settings.max_upload_pixels, max_side=AVATAR_MAX_SIDE
-    )
+async def set_avatar(*, session: AsyncSession, ports: Ports, user: User, image: CleanImage) -> User:
+    """Store a new profile photo (already shrunk and cleaned) and drop the previous one."""
     bucket = ports.buckets.profile_photos.name
     path = f"{user.id}/avatar-{uuid.uuid4().hex}.{image.format.extension}"
     await store_new_object(session=session, ports=ports, bucket=bucket, path=path, image=image)

@@ -105,3 +105,14 @@ class TestUpstashFailures:
         with pytest.raises(KeyValueUnavailable):
             await store.ping()
         await store.close()
+
+
+async def test_the_memory_store_sweeps_expired_keys():
+    store = MemoryKeyValueStore()
+    await store.put("kept", "yes", ttl_seconds=3600)
+    # One-time tokens and sessions that expire unread, as most do.
+    for index in range(20_000):
+        await store.put(f"token:{index}", "x", ttl_seconds=0)
+        await store.hit(f"rl:{index}", limit=5, window_seconds=0)
+    assert len(store) <= MemoryKeyValueStore.MIN_SWEEP_SIZE
+    assert await store.get("kept") == "yes"

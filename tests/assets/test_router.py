@@ -16,9 +16,9 @@ from PIL import Image
 from sqlalchemy.exc import IntegrityError
 
 from app.assets import service
+from app.assets.imaging import clean_image
 from app.auth.identity import SignedInUser
 from app.kit.db import transaction
-from app.kit.uploads import UploadedFile
 from app.models import AssetType
 from tests.auth.test_router import assert_error
 from tests.factories import API, TestUser
@@ -440,7 +440,8 @@ class TestNothingHalfWritten:
                     ports=ports,
                     user=ghost,
                     type=AssetType.SELFIE,
-                    upload=UploadedFile("a.png", "image/png", image_bytes()),
+                    image=clean_image(image_bytes(), max_pixels=10_000_000),
+                    filename="a.png",
                 )
 
         with pytest.raises(IntegrityError):

@@ -115,6 +115,35 @@ class TestSignup:
         assert_error(response, 409, "username_taken")
 
 
+class TestPasswordStrength:
+    @pytest.mark.parametrize("password", ["password", "12345678", " " * 8, "qwertyuiop"])
+    async def test_guessable_passwords_are_refused_everywhere(
+        self, client: httpx.AsyncClient, app: FastAPI, password: str
+    ):
+        body = signup_body(password=password)
+        response = await client.post(f"{API}/auth/signup", json=body)
+        assert_error(response, 422, "weak_password")
+        assert "too easy to guess" in response.json()["detail"]
+        start = await client.post(f"{API}/auth/start", json={"email": body["email"]})
+        assert start.json()["exists"] is False
+
+    async def test_change_password_refuses_a_guessable_one(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ):
+        user = await create_user(client, app)
+        response = await client.post(
+            f"{API}/auth/change-password",
+            json={
+                "current_password": user.password,
+                "new_password": "password1",
+                "confirm_password": "password1",
+            },
+            headers=user.headers,
+        )
+        assert_error(response, 422, "weak_password")
+        await signin(client, user.email, user.password)
+
+
 class TestConfirm:
     async def test_confirmation_grants_the_welcome_credits_once(
         self, client: httpx.AsyncClient, app: FastAPI
@@ -472,8 +501,32 @@ class TestPasswordReset:
             json={"token": token, "password": user.email, "confirm_password": user.email},
         )
         assert_error(weak, 422, "weak_password")
-        # A refused attempt consumed the link: nothing half-done stays usable.
+        guessable = await client.post(
+            f"{API}/auth/reset-password",
+            json={"token": token, "password": "12345678", "confirm_password": "12345678"},
+        )
+        assert_error(guessable, 422, "weak_password")
+        # Refused attempts change nothing and leave the link usable for an accepted password.
         await signin(client, user.email, user.password)
+        accepted = await client.post(
+            f"{API}/auth/reset-password",
+            json={
+                "token": token,
+                "password": "fresh password 42",
+                "confirm_password": "fresh password 42",
+            },
+        )
+        assert accepted.status_code == 200, accepted.text
+        await signin(client, user.email, "fresh password 42")
+        spent = await client.post(
+            f"{API}/auth/reset-password",
+            json={
+                "token": token,
+                "password": "fresh password 43",
+                "confirm_password": "fresh password 43",
+            },
+        )
+        assert_error(spent, 400, "invalid_token")
 
     async def test_unknown_reset_token_is_400(self, client: httpx.AsyncClient):
         response = await client.post(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 from pathlib import Path
 
 import httpx
@@ -58,6 +59,67 @@ class TestHealth:
         assert response.status_code == 503
         assert response.json()["status"] == "down"
         assert response.json()["checks"]["database"]["status"] == "error"
+
+    async def test_a_deleted_sqlite_file_is_503(self, tmp_path: Path):
+        database = tmp_path / "gone.db"
+        settings = make_settings(database_url=f"sqlite+aiosqlite:///{database}", data_dir=tmp_path)
+        app = create_app(settings)
+        try:
+            async with http_client(app) as client:
+                assert (await client.get("/health")).status_code == 200
+                database.unlink()
+                response = await client.get("/health")
+        finally:
+            await app.state.ports.close()
+        assert response.status_code == 503
+        check = response.json()["checks"]["database"]
+        assert check == {**check, "status": "error", "error": "DatabaseFileMissing"}
+
+    async def test_a_data_folder_short_of_space_is_degraded(
+        self, sqlite_database: str, tmp_path: Path
+    ):
+        # More free space than any disk has: the check must say the disk is (nearly) full.
+        settings = make_settings(
+            database_url=sqlite_database, data_dir=tmp_path, min_free_disk_bytes=10**18
+        )
+        app = create_app(settings)
+        try:
+            async with http_client(app) as client:
+                response = await client.get("/health")
+        finally:
+            await app.state.ports.close()
+        assert response.status_code == 200
+        body = response.json()
+        assert body["status"] == "degraded"
+        assert body["checks"]["disk"]["status"] == "error"
+        assert body["checks"]["disk"]["error"] == "DiskAlmostFull"
+        assert body["checks"]["database"]["status"] == "ok"
+
+    async def test_a_probe_that_hangs_is_cut_short(self, sqlite_database: str, tmp_path: Path):
+        # A key-value server that accepts connections and never answers.
+        silent = socket.socket()
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        try:
+            settings = make_settings(
+                database_url=sqlite_database,
+                data_dir=tmp_path,
+                upstash_redis_rest_url=f"http://127.0.0.1:{silent.getsockname()[1]}",
+                upstash_redis_rest_token="token",
+                health_probe_timeout_seconds=2.0,
+            )
+            app = create_app(settings)
+            try:
+                async with http_client(app) as client:
+                    response = await client.get("/health")
+            finally:
+                await app.state.ports.close()
+        finally:
+            silent.close()
+        body = response.json()
+        assert body["status"] == "degraded"
+        assert body["checks"]["kv"]["error"] == "TimeoutError"
+        assert body["checks"]["database"]["status"] == "ok"
 
     async def test_version(self, client: httpx.AsyncClient):
         response = await client.get("/__version")

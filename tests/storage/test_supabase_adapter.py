@@ -12,7 +12,7 @@ import pytest
 from storage3._async.file_api import AsyncBucketProxy
 from yarl import URL
 
-from app.adapters.storage import Buckets, InvalidObjectPath, StorageUnavailable
+from app.adapters.storage import Buckets, InvalidObjectPath, ObjectRejected, StorageUnavailable
 from app.adapters.supabase_storage import (
     DELETE_BATCH_SIZE,
     LIST_PAGE_SIZE,
@@ -92,12 +92,18 @@ class TestPut:
         assert response.headers["content-type"] == "image/webp"
         assert response.headers["cache-control"] == "max-age=31536000"
 
-    async def test_bucket_limits_surface_as_unavailable(
+    async def test_bucket_limits_are_final_refusals_not_outages(
         self, adapter: SupabaseObjectStorage, ready: SupabaseStorageServer
     ) -> None:
         bucket = ready.settings().user_assets_bucket
-        with pytest.raises(StorageUnavailable, match="415"):
+        with pytest.raises(ObjectRejected, match="not supported") as refused:
             await adapter.put(bucket, "u/a.gif", b"GIF89a", content_type="image/gif")
+        assert refused.value.status == 415
+        limit = Buckets.from_settings(ready.settings()).user_assets.file_size_limit
+        assert limit is not None
+        with pytest.raises(ObjectRejected) as too_large:
+            await adapter.put(bucket, "u/big.png", PNG + b"\0" * limit, content_type="image/png")
+        assert too_large.value.status == 413
 
     async def test_missing_bucket_says_how_to_fix_it(self, adapter: SupabaseObjectStorage) -> None:
         with pytest.raises(StorageUnavailable, match="setup_storage_buckets"):

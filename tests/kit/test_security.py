@@ -1,0 +1,30 @@
+"""Password hashing stays off the event loop, the timing equaliser included."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from app.kit import security
+
+
+async def test_the_dummy_hash_is_made_on_a_worker_thread(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(security, "_dummy_hash", None)  # as in a fresh process
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    ticker = asyncio.create_task(tick())
+    await asyncio.sleep(0)
+    started = ticks
+    digest = await security.dummy_password_hash()
+    ticker.cancel()
+    # Other tasks kept running while argon2 worked.
+    assert ticks - started > 10
+    assert digest.startswith("$argon2id$")
+    assert await security.dummy_password_hash() == digest
