@@ -111,6 +111,6 @@ async def test_a_trickling_upload_holds_no_connection_and_others_write(
         assert isinstance(answer["detail"], str)
         # Nothing of the slow upload was stored.
         listing = await client.get(f"{API}/assets", headers=slow_user.headers)
-        assert listing.json()["total"] == 0
+        assert listing.json()["items"] == []
         profile = await client.get(f"{API}/profile", headers=slow_user.headers)
         assert profile.json()["avatar_url"] is None
