@@ -12,6 +12,7 @@ from app.adapters.mail import Mailer, OutboxMailer, SmtpMailer
 from app.adapters.storage import Buckets, LocalObjectStorage, ObjectStorage
 from app.config import Settings
 from app.kit.db import Database
+from app.kit.render_pool import RenderPool
 from app.providers.registry import ProviderRegistry
 
 logger = logging.getLogger("app.ports")
@@ -100,7 +101,9 @@ def build_ports(settings: Settings) -> Ports:
             prefix=settings.kv_key_prefix,
         ),
         mailer=build_mailer(settings),
-        providers=ProviderRegistry(settings),
+        providers=ProviderRegistry(
+            settings, render_pool=RenderPool(settings.resolved_render_processes)
+        ),
         storage=build_storage(settings),
         buckets=Buckets.from_settings(settings),
     )
