@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import multiprocessing
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import anyio
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -40,6 +40,10 @@ class RenderPool:
 
     def _get_executor(self) -> ProcessPoolExecutor:
         if self._executor is None:
+            # Loaded with the first render: a cold start that renders nothing skips them.
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
             # "spawn": forking a process that runs an event loop and driver threads can copy
             # a lock another thread holds, and the child would wait on it forever.
             self._executor = ProcessPoolExecutor(
@@ -51,6 +55,8 @@ class RenderPool:
         call = functools.partial(function, *args, **kwargs)
         if self.in_process:
             return await anyio.to_thread.run_sync(call)
+        from concurrent.futures.process import BrokenProcessPool
+
         executor = self._get_executor()
         try:
             return await asyncio.get_running_loop().run_in_executor(executor, call)
