@@ -20,6 +20,7 @@ SDKS = [
     "upstash_redis",
     "upstash_ratelimit",
     "qstash",
+    "botocore",
 ]
 # Loaded on first use only: images (uploads, renders), tokens (PyJWT pulls in cryptography),
 # password hashing, and the clients of remote providers.
@@ -84,3 +85,8 @@ def test_importing_defers_what_only_some_requests_need(module: str, tmp_path: Pa
 def test_the_sqlite_driver_stays_unloaded_on_postgres(tmp_path: Path) -> None:
     names = HEAVY + SQLITE_DRIVER
     assert loaded_modules("api.index", tmp_path / "data", CLOUD, names) == []
+
+
+def test_the_lambda_dispatcher_loads_botocore_only_when_it_sends(tmp_path: Path) -> None:
+    on_lambda = {"AWS_LAMBDA_FUNCTION_NAME": "mugshot-api", "AWS_REGION": "eu-west-1"}
+    assert loaded_modules("app.lambda_handler", tmp_path / "data", on_lambda) == []
