@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from app.assets.router import router as assets_router
 from app.auth.router import router as auth_router
 from app.chat.router import router as chat_router
+from app.composition import build_ports
 from app.config import API_PREFIX, Settings, get_settings
 from app.credits.router import router as credits_router
 from app.files.router import router as files_router
@@ -20,7 +21,7 @@ from app.internal.service import periodic_sweeps
 from app.jobs.router import router as jobs_router
 from app.kit.errors import install_error_handlers
 from app.kit.observability import RequestContextMiddleware, configure_logging
-from app.ports import Ports, build_ports
+from app.ports import Ports
 from app.profile.router import router as profile_router
 from app.projects.router import router as projects_router
 

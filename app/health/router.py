@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from app.deps import PortsDep
+from app.deps import DatabaseDep, KVDep, MailerDep, SettingsDep, StorageDep
 
 router = APIRouter(tags=["health"])
 
@@ -51,13 +51,15 @@ async def _check(adapter: str, probe: Callable[[], Awaitable[None]]) -> PortHeal
 
 
 @router.get("/health", response_model=HealthOut, responses={503: {"model": HealthOut}})
-async def health(ports: PortsDep) -> JSONResponse:
+async def health(
+    database: DatabaseDep, kv: KVDep, mailer: MailerDep, storage: StorageDep
+) -> JSONResponse:
     """Check each port. 503 when the database is down; other outages report `degraded`."""
     checks = {
-        "database": await _check(ports.database.dialect, ports.database.ping),
-        "kv": await _check(ports.kv.name, ports.kv.ping),
-        "mail": await _check(ports.mailer.name, ports.mailer.ping),
-        "storage": await _check(ports.storage.name, ports.storage.ping),
+        "database": await _check(database.dialect, database.ping),
+        "kv": await _check(kv.name, kv.ping),
+        "mail": await _check(mailer.name, mailer.ping),
+        "storage": await _check(storage.name, storage.ping),
     }
     if checks["database"].status == "error":
         overall: Literal["ok", "degraded", "down"] = "down"
@@ -70,8 +72,7 @@ async def health(ports: PortsDep) -> JSONResponse:
 
 
 @router.get("/__version", response_model=VersionOut)
-async def version(ports: PortsDep) -> VersionOut:
-    settings = ports.settings
+async def version(settings: SettingsDep) -> VersionOut:
     return VersionOut(
         name=settings.app_name,
         version=settings.app_version,
