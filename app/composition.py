@@ -8,6 +8,7 @@ from app.adapters.dispatch import InProcessDispatcher, JobDispatcher, QStashDisp
 from app.adapters.kv import create_key_value_store
 from app.adapters.lambda_dispatch import LambdaInvokeDispatcher
 from app.adapters.mail import Mailer, OutboxMailer, SmtpMailer
+from app.adapters.payments import PaymentProviders
 from app.adapters.storage import Buckets, LocalObjectStorage, ObjectStorage
 from app.config import Platform, Settings
 from app.jobs.runner import run_job
@@ -76,6 +77,7 @@ def build_ports(settings: Settings) -> Ports:
             settings.resolved_database_url,
             serverless=settings.is_serverless,
             echo=settings.database_echo,
+            statement_cache=settings.database_statement_cache,
         ),
         kv=create_key_value_store(
             settings.upstash_redis_rest_url,
@@ -90,4 +92,5 @@ def build_ports(settings: Settings) -> Ports:
         buckets=Buckets.from_settings(settings),
     )
     ports.dispatcher = build_dispatcher(ports)
+    ports.payments = PaymentProviders(settings)
     return ports

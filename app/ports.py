@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from app.adapters.dispatch import JobDispatcher
     from app.adapters.kv import KeyValueStore
     from app.adapters.mail import Mailer
+    from app.adapters.payments import PaymentProviders
     from app.adapters.storage import Buckets, ObjectStorage
     from app.config import Settings
     from app.kit.db import Database
@@ -29,9 +30,11 @@ class Ports:
     buckets: Buckets
     providers: ProviderRegistry
     dispatcher: JobDispatcher = field(init=False)
+    payments: PaymentProviders = field(init=False)
 
     async def close(self) -> None:
         await self.dispatcher.drain()
+        await self.payments.close()
         await self.providers.close()
         await self.kv.close()
         await self.storage.close()

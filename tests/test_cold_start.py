@@ -20,6 +20,8 @@ SDKS = [
     "upstash_redis",
     "upstash_ratelimit",
     "qstash",
+    "razorpay",
+    "stripe",
     "botocore",
 ]
 # Loaded on first use only: images (uploads, renders), tokens (PyJWT pulls in cryptography),
@@ -39,6 +41,11 @@ CLOUD = {
     "GEMINI_API_KEY": "gemini-key",
     "BYTEDANCE_API_KEY": "seedream-key",
     "FAL_KEY": "fal-key",
+    "RAZORPAY_KEY_ID": "rzp_test_cold",
+    "RAZORPAY_KEY_SECRET": "razorpay-secret",
+    "RAZORPAY_WEBHOOK_SECRET": "razorpay-webhook-secret",
+    "STRIPE_SECRET_KEY": "sk_test_cold",
+    "STRIPE_WEBHOOK_SECRET": "whsec_cold",
 }
 
 
