@@ -59,6 +59,7 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/auth_throughput.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/studio_render.py
+	$(BIN)/python bench/render_contention.py
 	$(BIN)/python bench/coldstart.py
 	$(BIN)/python bench/coldstart_vercel.py
 	$(BIN)/python bench/lambda_coldstart.py

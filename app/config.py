@@ -168,6 +168,14 @@ class Settings(BaseSettings):
     provider_timeout_seconds: float = Field(default=120.0, gt=0)
     provider_retry_seconds: float = Field(default=60.0, ge=0)
     provider_output_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    # Variants of one job rendered at once per cloud provider, across all jobs of this process:
+    # keep them within each account's rate limit (429s are still retried with backoff).
+    gemini_max_concurrency: int = Field(default=4, ge=1)
+    seedream_max_concurrency: int = Field(default=4, ge=1)
+    fal_max_concurrency: int = Field(default=4, ge=1)
+    # Worker processes for studio renders and render cropping; 0 runs them in a thread of the
+    # API process. Unset: 0 on serverless, else one fewer than the CPUs (1 to 4).
+    render_processes: int | None = Field(default=None, ge=0, le=64)
 
     # Jobs
     job_lease_seconds: int = Field(default=300, ge=5)
@@ -334,6 +342,14 @@ class Settings(BaseSettings):
         if self.sse_max_seconds is not None:
             return self.sse_max_seconds
         return 25.0 if self.platform is Platform.AWS_LAMBDA else 55.0
+
+    @property
+    def resolved_render_processes(self) -> int:
+        if self.render_processes is not None:
+            return self.render_processes
+        if self.is_serverless:
+            return 0
+        return min(4, max(1, (os.cpu_count() or 2) - 1))
 
     @property
     def resolved_database_url(self) -> str:

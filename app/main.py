@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from app.assets.router import router as assets_router
 from app.auth.router import router as auth_router
 from app.chat.router import router as chat_router
+from app.composition import build_ports
 from app.config import API_PREFIX, Settings, get_settings
 from app.credits.router import router as credits_router
 from app.files.router import router as files_router
@@ -23,7 +24,7 @@ from app.kit.limits import RequestLimits, RequestLimitsMiddleware
 from app.kit.observability import RequestContextMiddleware, configure_logging
 from app.payments.router import router as payments_router
 from app.payments.router import test_checkout_router, webhooks_router
-from app.ports import Ports, build_ports
+from app.ports import Ports
 from app.profile.router import router as profile_router
 from app.projects.router import router as projects_router
 

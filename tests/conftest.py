@@ -142,6 +142,9 @@ def make_settings(**overrides: object) -> Settings:
         "upstash_redis_rest_url": "",
         "smtp_host": "",
         "log_level": "WARNING",
+        # Renders in a thread: a worker pool per test app would start processes in every job
+        # test. The render pool's own tests run real worker processes.
+        "render_processes": 0,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]

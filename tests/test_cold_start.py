@@ -1,4 +1,5 @@
-"""Importing the entry points loads no cloud SDK: a cold start pays only for what it calls."""
+"""Importing the entry points loads no cloud SDK and no library that only some requests need:
+a cold start pays only for what it calls."""
 
 from __future__ import annotations
 
@@ -23,8 +24,13 @@ SDKS = [
     "stripe",
     "botocore",
 ]
+# Loaded on first use only: images (uploads, renders), tokens (PyJWT pulls in cryptography),
+# password hashing, and the clients of remote providers.
+HEAVY = ["PIL", "cryptography", "jwt", "argon2", "httpx"]
+SQLITE_DRIVER = ["aiosqlite", "sqlite3"]
 # Every cloud adapter configured; nothing listens there, and nothing should be contacted.
 CLOUD = {
+    "DATABASE_URL": "postgresql://mugshot:secret@127.0.0.1:9/mugshot",
     "SUPABASE_URL": "http://127.0.0.1:9",
     "SUPABASE_SERVICE_ROLE_KEY": "service-role-key",
     "UPSTASH_REDIS_REST_URL": "http://127.0.0.1:9",
@@ -43,7 +49,9 @@ CLOUD = {
 }
 
 
-def loaded_sdks(module: str, data_dir: Path, extra: dict[str, str]) -> list[str]:
+def loaded_modules(
+    module: str, data_dir: Path, extra: dict[str, str], names: list[str] = SDKS
+) -> list[str]:
     environment = {
         key: value
         for key, value in os.environ.items()
@@ -53,7 +61,7 @@ def loaded_sdks(module: str, data_dir: Path, extra: dict[str, str]) -> list[str]
     code = (
         "import json, sys\n"
         f"import {module}\n"
-        f"print(json.dumps([name for name in {SDKS!r} if name in sys.modules]))\n"
+        f"print(json.dumps([name for name in {names!r} if name in sys.modules]))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],
@@ -73,9 +81,19 @@ def loaded_sdks(module: str, data_dir: Path, extra: dict[str, str]) -> list[str]
 def test_importing_loads_no_cloud_sdk(
     module: str, configured: dict[str, str], tmp_path: Path
 ) -> None:
-    assert loaded_sdks(module, tmp_path / "data", configured) == []
+    assert loaded_modules(module, tmp_path / "data", configured) == []
+
+
+@pytest.mark.parametrize("module", ["api.index", "app.lambda_handler"])
+def test_importing_defers_what_only_some_requests_need(module: str, tmp_path: Path) -> None:
+    assert loaded_modules(module, tmp_path / "data", {}, HEAVY) == []
+
+
+def test_the_sqlite_driver_stays_unloaded_on_postgres(tmp_path: Path) -> None:
+    names = HEAVY + SQLITE_DRIVER
+    assert loaded_modules("api.index", tmp_path / "data", CLOUD, names) == []
 
 
 def test_the_lambda_dispatcher_loads_botocore_only_when_it_sends(tmp_path: Path) -> None:
     on_lambda = {"AWS_LAMBDA_FUNCTION_NAME": "mugshot-api", "AWS_REGION": "eu-west-1"}
-    assert loaded_sdks("app.lambda_handler", tmp_path / "data", on_lambda) == []
+    assert loaded_modules("app.lambda_handler", tmp_path / "data", on_lambda) == []

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from app.composition import DispatchChoice, build_ports, resolve_dispatch
 from app.config import ConfigurationError, Settings
-from app.ports import DispatchChoice, build_ports, resolve_dispatch
 
 PLATFORM_ENV = {"server": None, "vercel": "VERCEL", "aws_lambda": "AWS_LAMBDA_FUNCTION_NAME"}
 

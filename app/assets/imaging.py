@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 import io
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import anyio
-from PIL import Image, ImageOps
 
 from app.kit.errors import AppError
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 
 class UnsupportedMediaType(AppError):
@@ -100,6 +103,9 @@ def _cmyk_to_srgb(image: Image.Image, icc_profile: bytes) -> tuple[Image.Image, 
 
 def clean_image(data: bytes, *, max_pixels: int, max_side: int | None = None) -> CleanImage:
     """Check, turn upright, optionally shrink, and re-encode an image; blocking CPU work."""
+    # Pillow loads with the first upload; routes that never see an image never pay for it.
+    from PIL import Image, ImageOps
+
     if not data:
         raise InvalidImage("The file is empty.")
     fmt = sniff_format(data)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import FileResponse
 
 from app.config import API_PREFIX
-from app.deps import PortsDep
+from app.deps import BucketsDep, StorageDep
 from app.files import service
 from app.kit.errors import responses
 
@@ -28,7 +28,8 @@ router = APIRouter(prefix=f"{API_PREFIX}/files", tags=["files"])
 async def serve_file(
     bucket: str,
     path: str,
-    ports: PortsDep,
+    storage: StorageDep,
+    buckets: BucketsDep,
     expires: Annotated[int | None, Query(description="Signed link expiry (unix time).")] = None,
     signature: Annotated[str | None, Query(max_length=128)] = None,
     if_none_match: Annotated[str | None, Header()] = None,
@@ -39,8 +40,8 @@ async def serve_file(
     of a link handed out by the API.
     """
     found = await service.locate_file(
-        storage=ports.storage,
-        buckets=ports.buckets,
+        storage=storage,
+        buckets=buckets,
         bucket=bucket,
         path=path,
         expires=expires,

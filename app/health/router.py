@@ -14,7 +14,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from app.deps import PortsDep
+from app.deps import PortsDep, SettingsDep
 
 router = APIRouter(tags=["health"])
 
@@ -132,8 +132,7 @@ def _free_bytes(folder: Path) -> int:
 
 
 @router.get("/__version", response_model=VersionOut)
-async def version(ports: PortsDep) -> VersionOut:
-    settings = ports.settings
+async def version(settings: SettingsDep) -> VersionOut:
     return VersionOut(
         name=settings.app_name,
         version=settings.app_version,

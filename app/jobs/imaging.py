@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from io import BytesIO
 
-from PIL import Image, ImageOps
-
 from app.providers.base import ProviderError
 from app.providers.output import TOO_LARGE, sniff_image
 
@@ -15,6 +13,8 @@ MAX_OUTPUT_PIXELS = 80_000_000
 
 def fit_render(data: bytes, width: int, height: int) -> bytes:
     """Return PNG bytes of exactly width x height, cropping to cover rather than distorting."""
+    from PIL import Image, ImageOps
+
     sniff_image(data)
     with Image.open(BytesIO(data)) as image:
         if image.width * image.height > MAX_OUTPUT_PIXELS:

@@ -4,10 +4,16 @@ Every step that changes the job is a conditional UPDATE keyed on the attempt num
 claimed it, so a runner whose lease expired (and whose job another runner took over) can no
 longer write progress, renders or the final state. Variants already stored are skipped, so a
 re-run after a crash resumes where the last one stopped.
+
+The missing variants render concurrently, each holding one of its provider's slots (the
+provider's concurrency limit, shared by every job in the process). A variant checks for a cancel
+request when it gets its slot; after a cancel or a failure no new variant starts, and those
+already rendering finish and are stored, so the refund counts exactly what was delivered.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -15,7 +21,6 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import anyio
 from sqlalchemy.exc import IntegrityError
 
 from app.adapters.storage import ObjectNotFound, ObjectRejected, StorageUnavailable
@@ -118,6 +123,7 @@ async def _plan(ports: Ports, job: Job) -> RunPlan:
 async def _store_variant(
     ports: Ports, plan: RunPlan, attempt: int, variant: int, produced: set[int]
 ) -> None:
+    """Render one variant, store it, and record it with the job's progress."""
     job = plan.job
     provider = ports.providers.for_model(plan.spec)
     output = await provider.render(
@@ -134,7 +140,7 @@ async def _store_variant(
         )
     )
     width, height = plan.brief.width, plan.brief.height
-    png = await anyio.to_thread.run_sync(fit_render, output, width, height)
+    png = await ports.providers.render_pool.run(fit_render, output, width, height)
     bucket = ports.buckets.renders.name
     # A random part keeps render URLs unguessable although the bucket is public-read.
     path = f"{job.user_id}/{job.id}/{variant}-{secrets.token_urlsafe(12)}.png"
@@ -155,7 +161,9 @@ async def _store_variant(
                 )
             )
             await session.flush()
-            progress = round(100 * (len(produced) + 1) / job.variants)
+            # Counted in the database: variants running beside this one may have committed.
+            stored = len(await repository.produced_variants(session, job.id))
+            progress = round(100 * stored / job.variants)
             if not await repository.record_progress(
                 session,
                 job_id=job.id,
@@ -208,6 +216,42 @@ async def _release_or_fail(ports: Ports, job: Job, attempt: int) -> JobStatus | 
     return JobStatus.QUEUED
 
 
+async def _render_missing(ports: Ports, plan: RunPlan, attempt: int, produced: set[int]) -> bool:
+    """Render every variant not stored yet; return True if a cancel request stopped it.
+
+    The first failure is raised once the variants already rendering have finished.
+    """
+    job = plan.job
+    slots = ports.providers.slots(plan.spec)
+    failures: list[Exception] = []
+    stopped = asyncio.Event()
+    canceled = False
+
+    async def render(variant: int) -> None:
+        nonlocal canceled
+        async with slots:
+            if stopped.is_set():
+                return
+            try:
+                # The check's session must be closed before finishing opens another one: on
+                # SQLite each holds the write lock for as long as it is open.
+                async with ports.database.sessionmaker() as session:
+                    cancel = await repository.cancel_requested(session, job.id)
+                if cancel:
+                    canceled = True
+                    stopped.set()
+                    return
+                await _store_variant(ports, plan, attempt, variant, produced)
+            except Exception as error:
+                failures.append(error)
+                stopped.set()
+
+    await asyncio.gather(*(render(v) for v in range(job.variants) if v not in produced))
+    if failures:
+        raise failures[0]
+    return canceled
+
+
 async def claim_job(ports: Ports, job_id: uuid.UUID) -> Job | None:
     async with transaction(ports.database.sessionmaker) as session:
         job = await repository.claim(
@@ -235,17 +279,9 @@ async def run_job(ports: Ports, job_id: uuid.UUID) -> JobStatus | None:
         plan = await _plan(ports, job)
         async with ports.database.sessionmaker() as session:
             produced = await repository.produced_variants(session, job.id)
-        for variant in range(job.variants):
-            if variant in produced:
-                continue
-            # The check's session must be closed before finishing opens another one: on
-            # SQLite each holds the write lock for as long as it is open.
-            async with ports.database.sessionmaker() as session:
-                cancel = await repository.cancel_requested(session, job.id)
-            if cancel:
-                await _finish(ports, job, attempt, JobStatus.CANCELED, CANCELED)
-                return JobStatus.CANCELED
-            await _store_variant(ports, plan, attempt, variant, produced)
+        if await _render_missing(ports, plan, attempt, produced):
+            await _finish(ports, job, attempt, JobStatus.CANCELED, CANCELED)
+            return JobStatus.CANCELED
     except LostLease:
         logger.warning("job lease lost; another runner has it", extra={"job_id": str(job_id)})
         return None

@@ -9,18 +9,23 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import anyio
-import jwt
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
+
+# PyJWT and argon2 load on first use: PyJWT imports all of cryptography (for algorithms HS256
+# never needs) as soon as it is imported, which a cold start answering /health should not pay.
 ACCESS_TOKEN_TYPE = "access"
 JWT_ALGORITHM = "HS256"
 
 
 @lru_cache
 def _hasher() -> PasswordHasher:
+    from argon2 import PasswordHasher
+
     # argon2-cffi's defaults follow RFC 9106's low-memory recommendation for argon2id.
     return PasswordHasher()
 
@@ -31,6 +36,8 @@ async def hash_password(password: str) -> str:
 
 
 async def verify_password(password_hash: str, password: str) -> bool:
+    from argon2.exceptions import InvalidHashError, VerificationError
+
     def verify() -> bool:
         try:
             return _hasher().verify(password_hash, password)
@@ -89,11 +96,15 @@ def issue_access_token(
         "exp": int(expires.timestamp()),
         "type": ACCESS_TOKEN_TYPE,
     }
+    import jwt
+
     token = jwt.encode(payload, secret, algorithm=JWT_ALGORITHM)
     return token, AccessClaims(user_id, session_id, now, expires)
 
 
 def decode_access_token(token: str, *, secret: str) -> AccessClaims:
+    import jwt
+
     try:
         payload = jwt.decode(
             token,

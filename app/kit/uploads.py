@@ -7,8 +7,6 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from python_multipart.exceptions import FormParserError
-from python_multipart.multipart import MultipartParser, parse_options_header
 
 from app.kit.errors import AppError
 
@@ -105,6 +103,8 @@ class _FormCollector:
         self._header_value.clear()
 
     def on_headers_finished(self) -> None:
+        from python_multipart.multipart import parse_options_header
+
         _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
         if b"name" not in options:
             raise MalformedUpload("Every part needs a Content-Disposition name.")
@@ -137,6 +137,10 @@ async def read_upload(request: Request, *, file_field: str, max_file_bytes: int)
     A body that announces or reaches more than the limit (plus the form's framing) is refused
     with 413 before the rest of it is read, so an oversized upload costs neither memory nor time.
     """
+    # Loaded with the first upload rather than at start-up.
+    from python_multipart.exceptions import FormParserError
+    from python_multipart.multipart import MultipartParser, parse_options_header
+
     media_type, params = parse_options_header(request.headers.get("content-type"))
     boundary = params.get(b"boundary")
     if media_type != b"multipart/form-data" or not boundary:

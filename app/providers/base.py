@@ -52,6 +52,14 @@ class ProviderError(Exception):
         self.retryable = retryable
         self.internal = internal
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only arguments do not survive pickling's default (the render pool's way back).
+        return (_rebuild_provider_error, (self.user_message, self.retryable, self.internal))
+
+
+def _rebuild_provider_error(user_message: str, retryable: bool, internal: str) -> ProviderError:
+    return ProviderError(user_message, retryable=retryable, internal=internal)
+
 
 class ImageProvider(Protocol):
     name: str

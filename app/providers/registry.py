@@ -3,6 +3,7 @@ configured keys make it available. Adapters are imported only when a model is fi
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from typing import Any, Literal
 
 from app.config import Settings, secret_value
 from app.kit.errors import Unprocessable
+from app.kit.render_pool import RenderPool
 from app.providers.base import ImageProvider
 
 Quality = Literal["draft", "std", "4k"]
@@ -256,22 +258,44 @@ def render_size(width: int, height: int, quality: str) -> tuple[int, int]:
 
 
 class ProviderRegistry:
-    """Builds each provider adapter once, on first use."""
+    """Builds each provider adapter once, on first use, and bounds the calls made to each."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, render_pool: RenderPool) -> None:
         self.settings = settings
+        self.render_pool = render_pool
         self._providers: dict[str, ImageProvider] = {}
+        self._slots: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Semaphore]] = {}
 
     def for_model(self, spec: ModelSpec) -> ImageProvider:
         provider = self._providers.get(spec.provider)
         if provider is None:
             module_name, class_name, _ = _ADAPTERS[spec.provider]
             provider_class = getattr(importlib.import_module(module_name), class_name)
-            provider = provider_class(self.settings)
+            if spec.provider == "studio":
+                provider = provider_class(self.settings, render_pool=self.render_pool)
+            else:
+                provider = provider_class(self.settings)
             self._providers[spec.provider] = provider
         return provider
+
+    def max_concurrency(self, provider: str) -> int:
+        if provider == "studio":
+            return self.render_pool.concurrency
+        limit: int = getattr(self.settings, f"{provider}_max_concurrency")
+        return limit
+
+    def slots(self, spec: ModelSpec) -> asyncio.Semaphore:
+        """The semaphore every render on this model's provider holds while it runs."""
+        loop = asyncio.get_running_loop()
+        held = self._slots.get(spec.provider)
+        # A semaphore belongs to one event loop; a process may run several in turn.
+        if held is None or held[0] is not loop:
+            held = (loop, asyncio.Semaphore(self.max_concurrency(spec.provider)))
+            self._slots[spec.provider] = held
+        return held[1]
 
     async def close(self) -> None:
         for provider in self._providers.values():
             await provider.close()
         self._providers.clear()
+        await self.render_pool.close()

@@ -16,13 +16,13 @@ from itertools import combinations, pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-import anyio
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont, ImageOps
 
 from app.providers.base import RenderRequest
 
 if TYPE_CHECKING:
     from app.config import Settings
+    from app.kit.render_pool import RenderPool
 
 RGB = tuple[int, int, int]
 Box = tuple[int, int, int, int]
@@ -1294,7 +1294,7 @@ def _rng_for(seed: str, variant: int) -> random.Random:
 def render_thumbnail(brief: StudioBrief, *, seed: str, variant: int) -> bytes:
     """Return PNG bytes of exactly brief.width x brief.height.
 
-    Synchronous and CPU-bound (callers run it in a thread). Same brief+seed+variant gives
+    Synchronous and CPU-bound (callers run it in the render pool). Same brief+seed+variant gives
     byte-identical output.
     """
     if not (MIN_SIDE <= brief.width <= MAX_SIDE and MIN_SIDE <= brief.height <= MAX_SIDE):
@@ -1335,8 +1335,9 @@ class StudioProvider:
 
     name = "studio"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, render_pool: RenderPool) -> None:
         self.settings = settings
+        self.render_pool = render_pool
 
     async def render(self, request: RenderRequest) -> bytes:
         selfie = next((i.data for i in request.images if i.role == "selfie"), None)
@@ -1351,9 +1352,9 @@ class StudioProvider:
             reference=reference,
             platform=request.brief.platform,
         )
-        # Pillow work is CPU-bound: run it in a worker thread, off the event loop.
-        return await anyio.to_thread.run_sync(
-            functools.partial(render_thumbnail, brief, seed=request.seed, variant=request.variant)
+        # Pillow work is CPU-bound: it runs in the render pool, away from requests.
+        return await self.render_pool.run(
+            render_thumbnail, brief, seed=request.seed, variant=request.variant
         )
 
     async def close(self) -> None:

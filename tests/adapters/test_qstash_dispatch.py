@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from app.adapters.dispatch import DispatchFailed, QStashDispatcher, job_run_url
-from app.ports import build_ports
+from app.composition import build_ports
 from tests.conftest import make_settings
 from tests.support.qstash_server import QStashServer, QStashState, qstash_server
 from tests.support.services import free_loopback_port

@@ -12,7 +12,7 @@ import pytest
 from vercel_runtime.wait_until import begin_wait_until, finish_wait_until_async
 
 from app.adapters.dispatch import VercelDispatcher, vercel_wait_until_reachable
-from app.ports import build_ports
+from app.composition import build_ports
 from tests.conftest import make_settings
 
 

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.config import Settings
 from tests.conftest import http_client, make_settings, running_app
 from tests.factories import API, TestUser, balance, create_project, create_user, wait_for_job
 from tests.images import image_bytes, open_image, upload
@@ -49,16 +50,14 @@ def servers() -> Iterator[Servers]:
         yield Servers(gemini, seedream, fal)
 
 
-@pytest.fixture
-async def provider_app(
-    servers: Servers, sqlite_database: str, tmp_path: Path
-) -> AsyncIterator[FastAPI]:
-    servers.gemini.set_fault(None)
-    servers.gemini.reset()
-    servers.seedream.set_fault(None)
-    servers.seedream.reset()
+def provider_settings(
+    servers: Servers, sqlite_database: str, tmp_path: Path, **overrides: object
+) -> Settings:
+    for server in (servers.gemini, servers.seedream):
+        server.set_fault(None)
+        server.reset()
     servers.fal.reset()
-    settings = make_settings(
+    return make_settings(
         database_url=sqlite_database,
         data_dir=tmp_path,
         gemini_api_key=GEMINI_KEY,
@@ -70,8 +69,15 @@ async def provider_app(
         provider_timeout_seconds=2.0,
         provider_retry_seconds=1.0,
         default_user_credits=START,
+        **overrides,
     )
-    async with running_app(settings) as app:
+
+
+@pytest.fixture
+async def provider_app(
+    servers: Servers, sqlite_database: str, tmp_path: Path
+) -> AsyncIterator[FastAPI]:
+    async with running_app(provider_settings(servers, sqlite_database, tmp_path)) as app:
         yield app
 
 
@@ -197,9 +203,10 @@ class TestFaults:
                 assert secret not in message
             calls = case.calls(servers)
             if final:
-                assert calls == 1
+                # Both variants start together; a final failure is never retried.
+                assert calls == 2
             else:
-                assert calls >= 1
+                assert calls >= 2
             assert job["refunded_credits"] == created["cost_credits"]
             assert await balance(client, user) == START
             assert await ledger_matches(provider_app, user.id) == (START, START)
@@ -210,6 +217,44 @@ class TestFaults:
                 ).json()["items"]
             ]
             assert reasons.count("job_refund") == 1
+
+
+class TestConcurrentVariants:
+    @pytest.mark.parametrize(("limit", "overlap"), [(4, 4), (2, 2)])
+    async def test_variants_render_at_once_within_the_provider_limit(
+        self, servers: Servers, sqlite_database: str, tmp_path: Path, limit: int, overlap: int
+    ):
+        settings = provider_settings(
+            servers, sqlite_database, tmp_path, seedream_max_concurrency=limit
+        )
+        servers.seedream.set_fault("slow")
+        servers.seedream.state.slow_seconds = 1.0
+        try:
+            async with running_app(settings) as app, http_client(app) as client:
+                user, created = await start_job(
+                    client, app, Case("seedream", "seedream"), variants=4
+                )
+                job = await wait_for_job(client, app, user, created["id"])
+        finally:
+            servers.seedream.state.slow_seconds = 6.0
+        assert job["status"] == "succeeded", job
+        assert [r["variant"] for r in job["renders"]] == [0, 1, 2, 3]
+        assert len(servers.seedream.requests) == 4
+        assert servers.seedream.state.max_in_flight == overlap
+
+    async def test_a_rate_limited_variant_is_retried_beside_the_others(
+        self, provider_app: FastAPI, servers: Servers
+    ):
+        servers.seedream.set_fault("rate_limit_once")
+        async with http_client(provider_app) as client:
+            user, created = await start_job(
+                client, provider_app, Case("seedream", "seedream"), variants=3
+            )
+            job = await wait_for_job(client, provider_app, user, created["id"])
+        assert job["status"] == "succeeded", job
+        assert len(job["renders"]) == 3
+        assert len(servers.seedream.requests) == 4
+        assert job["refunded_credits"] == 0
 
 
 class TestAvailability:

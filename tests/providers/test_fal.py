@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from app.config import Settings
+from app.kit.render_pool import RenderPool
 from app.providers import fal as fal_module
 from app.providers.base import InputImage, ProviderError, RenderRequest
 from app.providers.fal import FalProvider, closest_aspect_ratio, fit_image_size
@@ -113,7 +114,7 @@ async def _render_expecting_error(
 
 class TestHappyPath:
     async def test_flux_schnell_through_the_registry(self, server: FalServerHandle) -> None:
-        registry = ProviderRegistry(fal_settings(server))
+        registry = ProviderRegistry(fal_settings(server), render_pool=RenderPool(0))
         spec = get_model("flux_schnell")
         provider = registry.for_model(spec)
         assert provider.name == "fal"

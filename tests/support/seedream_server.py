@@ -11,7 +11,7 @@ Fault modes (set with `handle.set_fault(...)`): `rate_limit_once` (one 429, then
 `server_error` (500 forever), `safety_block` (400 OutputImageSensitiveContentDetected),
 `input_blocked` (400 InputTextSensitiveContentDetected), `not_an_image` (the image is not an
 image), `download_error_once` (the first download of a file answers 500), `slow` (answers
-after `slow_seconds`).
+after `slow_seconds`). `state.max_in_flight` is the most generations answered at once.
 """
 
 from __future__ import annotations
@@ -146,6 +146,10 @@ def create_seedream_app(handle: SeedreamServerHandle) -> Starlette:
     lock = threading.Lock()
 
     async def generations(request: Request) -> Response:
+        with state.in_flight():
+            return await answer_generation(request)
+
+    async def answer_generation(request: Request) -> Response:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or token.strip() != handle.api_key:
             return ark_error(

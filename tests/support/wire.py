@@ -42,6 +42,8 @@ class FaultState:
         self._lock = threading.Lock()
         self._fault: str | None = None
         self._received: list[ReceivedRequest] = []
+        self._in_flight = 0
+        self.max_in_flight = 0
         self.slow_seconds = 3.0
 
     def set_fault(self, fault: str | None) -> None:
@@ -54,6 +56,18 @@ class FaultState:
             if fault is not None and fault.endswith("_once"):
                 self._fault = None
             return fault
+
+    @contextmanager
+    def in_flight(self) -> Iterator[None]:
+        """Count a request while it is answered, keeping the most ever answered at once."""
+        with self._lock:
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
 
     def record(self, received: ReceivedRequest) -> None:
         with self._lock:
@@ -68,6 +82,7 @@ class FaultState:
         with self._lock:
             self._fault = None
             self._received.clear()
+            self.max_in_flight = 0
 
 
 async def stall(request: Request, seconds: float) -> bool:
