@@ -19,21 +19,32 @@ ACCESS_TOKEN_TYPE = "access"
 JWT_ALGORITHM = "HS256"
 
 
+@dataclass(frozen=True, slots=True)
+class PasswordHashCost:
+    """argon2id parameters: passes over memory, memory in KiB, and lanes."""
+
+    time_cost: int
+    memory_kib: int
+    parallelism: int
+
+
 @lru_cache
-def _hasher() -> PasswordHasher:
-    # argon2-cffi's defaults follow RFC 9106's low-memory recommendation for argon2id.
-    return PasswordHasher()
+def _hasher(cost: PasswordHashCost) -> PasswordHasher:
+    return PasswordHasher(
+        time_cost=cost.time_cost, memory_cost=cost.memory_kib, parallelism=cost.parallelism
+    )
 
 
-async def hash_password(password: str) -> str:
+async def hash_password(password: str, *, cost: PasswordHashCost) -> str:
     # Hashing is deliberately slow CPU work; keep it off the event loop.
-    return await anyio.to_thread.run_sync(_hasher().hash, password)
+    return await anyio.to_thread.run_sync(_hasher(cost).hash, password)
 
 
 async def verify_password(password_hash: str, password: str) -> bool:
+    # The hash records the parameters it was made with; verifying uses those.
     def verify() -> bool:
         try:
-            return _hasher().verify(password_hash, password)
+            return PasswordHasher().verify(password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
 
@@ -43,8 +54,8 @@ async def verify_password(password_hash: str, password: str) -> bool:
 # A real hash of a random password, checked when the account does not exist so that a failed
 # sign-in takes the same time either way.
 @lru_cache
-def dummy_password_hash() -> str:
-    return _hasher().hash(secrets.token_urlsafe(16))
+def dummy_password_hash(cost: PasswordHashCost) -> str:
+    return _hasher(cost).hash(secrets.token_urlsafe(16))
 
 
 def new_opaque_token() -> str:
