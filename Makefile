@@ -54,6 +54,7 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/studio_render.py
 	$(BIN)/python bench/coldstart.py
+	$(BIN)/python bench/lambda_coldstart.py
 
 ## bundle-size: install requirements.txt as Vercel does and compare it with the 250 MB limit
 bundle-size: $(VENV)/.dev-installed

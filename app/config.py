@@ -26,6 +26,22 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+class Platform(StrEnum):
+    """Where the process runs, read from the variables each platform sets in its functions."""
+
+    SERVER = "server"
+    VERCEL = "vercel"
+    AWS_LAMBDA = "aws_lambda"
+
+
+def detect_platform() -> Platform:
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        return Platform.AWS_LAMBDA
+    if os.environ.get("VERCEL"):
+        return Platform.VERCEL
+    return Platform.SERVER
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
@@ -44,7 +60,6 @@ class Settings(BaseSettings):
     # Empty: the address `make run` serves on (http://HOST:PORT).
     public_base_url: str = ""
     allowed_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
-    trust_forwarded_for: bool = False
     # AWS Lambda: the prefix API Gateway puts before our routes (a named HTTP API stage such as
     # "/prod", or a custom domain's base path mapping); "/" for the $default stage.
     api_gateway_base_path: str = "/"
@@ -126,6 +141,10 @@ class Settings(BaseSettings):
     qstash_next_signing_key: SecretStr | None = None
     cron_secret: SecretStr | None = None
 
+    # AWS Lambda sets these in every function; jobs are sent back to the same function.
+    aws_lambda_function_name: str = ""
+    aws_region: str = ""
+
     @field_validator("allowed_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -206,8 +225,12 @@ class Settings(BaseSettings):
         )
 
     @property
+    def platform(self) -> Platform:
+        return detect_platform()
+
+    @property
     def is_serverless(self) -> bool:
-        return bool(os.environ.get("VERCEL") or os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+        return self.platform is not Platform.SERVER
 
     @property
     def resolved_database_url(self) -> str:

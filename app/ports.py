@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 
 from app.adapters.dispatch import InProcessDispatcher, JobDispatcher, QStashDispatcher
 from app.adapters.kv import KeyValueStore, create_key_value_store
+from app.adapters.lambda_dispatch import LambdaInvokeDispatcher
 from app.adapters.mail import Mailer, OutboxMailer, SmtpMailer
 from app.adapters.storage import Buckets, LocalObjectStorage, ObjectStorage
-from app.config import Settings
+from app.config import Platform, Settings
 from app.kit.db import Database
 from app.providers.registry import ProviderRegistry
 
@@ -68,13 +69,17 @@ def build_storage(settings: Settings) -> ObjectStorage:
 
 
 def build_dispatcher(ports: Ports) -> JobDispatcher:
-    """QStash when a token is set (serverless needs it), else a task in this process."""
+    """QStash when a token is set, else the platform's own path, else a task in this process."""
     settings = ports.settings
     if settings.qstash_token is not None:
         return QStashDispatcher(
             token=settings.qstash_token.get_secret_value(),
             public_base_url=settings.public_base_url,
             base_url=settings.qstash_url,
+        )
+    if settings.platform is Platform.AWS_LAMBDA:
+        return LambdaInvokeDispatcher(
+            function_name=settings.aws_lambda_function_name, region=settings.aws_region
         )
 
     from app.jobs.runner import run_job

@@ -184,8 +184,10 @@ async def running_app(settings: Settings) -> AsyncIterator[FastAPI]:
         await ports.close()
 
 
-def http_client(app: FastAPI) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+def http_client(app: FastAPI, *, peer: str = "127.0.0.1") -> httpx.AsyncClient:
+    """A client whose requests reach the app from the address `peer`, as a socket would."""
+    transport = httpx.ASGITransport(app=app, client=(peer, 50123))
+    return httpx.AsyncClient(transport=transport, base_url="http://test")
 
 
 @pytest.fixture

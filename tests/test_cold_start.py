@@ -19,6 +19,7 @@ SDKS = [
     "upstash_redis",
     "upstash_ratelimit",
     "qstash",
+    "botocore",
 ]
 # Every cloud adapter configured; nothing listens there, and nothing should be contacted.
 CLOUD = {
@@ -66,3 +67,8 @@ def test_importing_loads_no_cloud_sdk(
     module: str, configured: dict[str, str], tmp_path: Path
 ) -> None:
     assert loaded_sdks(module, tmp_path / "data", configured) == []
+
+
+def test_the_lambda_dispatcher_loads_botocore_only_when_it_sends(tmp_path: Path) -> None:
+    on_lambda = {"AWS_LAMBDA_FUNCTION_NAME": "mugshot-api", "AWS_REGION": "eu-west-1"}
+    assert loaded_sdks("app.lambda_handler", tmp_path / "data", on_lambda) == []

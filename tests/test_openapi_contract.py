@@ -218,6 +218,7 @@ schema = schemathesis.openapi.from_asgi(
     max_examples=6,
     deadline=None,
     derandomize=True,
+    database=None,
     suppress_health_check=list(HealthCheck),
 )
 def test_every_response_is_what_the_schema_says(

@@ -28,6 +28,9 @@ class DispatchFailed(Exception):
 
 class JobDispatcher(Protocol):
     name: str
+    # Whether a job dispatched during a request still runs to its end once the response is
+    # sent, on the platform this process runs on. Production on serverless requires it.
+    finishes_after_response: bool
 
     async def dispatch(self, job_id: uuid.UUID, *, attempt: int = 0) -> None:
         """Arrange for the job to run; called only after the job's row is committed.
@@ -50,6 +53,8 @@ class InProcessDispatcher:
     """
 
     name = "in_process"
+    # True only for a process that keeps running; a frozen function stops its tasks.
+    finishes_after_response = False
 
     def __init__(self, run: JobRunner) -> None:
         self._run = run
@@ -91,6 +96,7 @@ class QStashDispatcher:
     """
 
     name = "qstash"
+    finishes_after_response = True
 
     def __init__(
         self,

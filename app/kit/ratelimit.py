@@ -7,23 +7,29 @@ import logging
 from fastapi import Request
 
 from app.adapters.kv import KeyValueStore, KeyValueUnavailable
-from app.config import Settings
+from app.config import Platform, Settings
 from app.kit.errors import RateLimited
 from app.kit.security import hash_token
 
 logger = logging.getLogger("app.ratelimit")
 
 
+# Vercel's edge sets these on every request and overwrites whatever the client sent.
+VERCEL_CLIENT_HEADERS = ("x-vercel-forwarded-for", "x-real-ip")
+
+
 def client_ip(request: Request, settings: Settings) -> str:
-    """The caller's address; behind a serverless platform's proxy, the first forwarded hop."""
-    if settings.is_serverless or settings.trust_forwarded_for:
-        forwarded = request.headers.get("x-forwarded-for", "")
-        first = forwarded.split(",")[0].strip()
-        if first:
-            return first
-        real_ip = request.headers.get("x-real-ip", "").strip()
-        if real_ip:
-            return real_ip
+    """The caller's address as the platform in front of us vouches for it.
+
+    Never the leftmost `X-Forwarded-For` entry: a client writes that one itself. On Lambda,
+    Mangum fills `request.client` from API Gateway's source IP; under uvicorn, `request.client`
+    is the peer, rewritten from `X-Forwarded-For` only for proxies in `FORWARDED_ALLOW_IPS`.
+    """
+    if settings.platform is Platform.VERCEL:
+        for header in VERCEL_CLIENT_HEADERS:
+            value = request.headers.get(header, "").split(",")[0].strip()
+            if value:
+                return value
     return request.client.host if request.client else "unknown"
 
 

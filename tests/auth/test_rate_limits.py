@@ -67,18 +67,15 @@ class TestLimits:
     async def test_the_account_is_limited_across_addresses(
         self, sqlite_database: str, tmp_path: Path, kv_settings: dict[str, object]
     ):
-        settings = limited_settings(
-            sqlite_database, tmp_path, trust_forwarded_for=True, **kv_settings
-        )
-        async with running_app(settings) as app, http_client(app) as client:
+        settings = limited_settings(sqlite_database, tmp_path, **kv_settings)
+        async with running_app(settings) as app:
             email = f"spread-{uuid.uuid4().hex[:6]}@example.com"
             statuses = []
             for octet in range(1, 6):
-                response = await client.post(
-                    f"{API}/auth/signin",
-                    json={"email": email, "password": "wrong password"},
-                    headers={"X-Forwarded-For": f"203.0.113.{octet}"},
-                )
+                async with http_client(app, peer=f"203.0.113.{octet}") as client:
+                    response = await client.post(
+                        f"{API}/auth/signin", json={"email": email, "password": "wrong password"}
+                    )
                 statuses.append(response.status_code)
             assert statuses == [401, 401, 401, 429, 429]
 
@@ -100,6 +97,63 @@ class TestLimits:
                 for _ in range(3)
             ]
             assert codes == [200, 200, 429]
+
+
+class TestClientAddress:
+    """Per-IP limits count the address the platform vouches for, never one the client wrote."""
+
+    async def limited_then_spoofed(
+        self, app: FastAPI, *, peer: str, headers: dict[str, str], spoofed: dict[str, str]
+    ) -> int:
+        async with http_client(app, peer=peer) as client:
+            for index in range(4):
+                email = f"ip-{index}-{uuid.uuid4().hex[:6]}@example.com"
+                response = await client.post(
+                    f"{API}/auth/signin",
+                    json={"email": email, "password": "wrong password"},
+                    headers=headers,
+                )
+            assert response.status_code == 429
+            retry = await client.post(
+                f"{API}/auth/signin",
+                json={"email": f"fresh-{uuid.uuid4().hex[:6]}@example.com", "password": "x" * 9},
+                headers={**headers, **spoofed},
+            )
+            return retry.status_code
+
+    async def test_a_made_up_forwarded_for_does_not_escape_the_limit(
+        self, sqlite_database: str, tmp_path: Path
+    ):
+        settings = limited_settings(sqlite_database, tmp_path)
+        async with running_app(settings) as app:
+            status = await self.limited_then_spoofed(
+                app,
+                peer="198.51.100.7",
+                headers={},
+                spoofed={"X-Forwarded-For": "203.0.113.99", "X-Real-IP": "203.0.113.98"},
+            )
+        assert status == 429
+
+    async def test_on_vercel_the_edge_header_names_the_client(
+        self, sqlite_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ):
+        monkeypatch.setenv("VERCEL", "1")
+        settings = limited_settings(sqlite_database, tmp_path)
+        async with running_app(settings) as app:
+            # Every request reaches the function from the same internal peer; the edge header
+            # tells clients apart, and a client's own X-Forwarded-For changes nothing.
+            edge = {"X-Vercel-Forwarded-For": "198.51.100.7", "X-Real-IP": "198.51.100.7"}
+            status = await self.limited_then_spoofed(
+                app, peer="10.0.0.1", headers=edge, spoofed={"X-Forwarded-For": "203.0.113.99"}
+            )
+            assert status == 429
+            async with http_client(app, peer="10.0.0.1") as client:
+                other_client = await client.post(
+                    f"{API}/auth/signin",
+                    json={"email": "someone@example.com", "password": "wrong password"},
+                    headers={"X-Vercel-Forwarded-For": "198.51.100.8"},
+                )
+            assert other_client.status_code == 401
 
 
 class TestKeyValueOutage:

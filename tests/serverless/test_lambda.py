@@ -9,18 +9,17 @@ from typing import Any
 
 import pytest
 
+from app.adapters.lambda_dispatch import JOB_EVENT_KEY, job_event
 from app.config import Settings
+from app.jobs.runner import claim_job
 from app.lambda_handler import IN_PROCESS_WARNING, build_handler
 from app.main import create_app
 from tests.conftest import make_settings
 from tests.factories import API, latest_token, signup_body
 from tests.images import image_bytes
-from tests.serverless.lambda_runtime import (
-    Gateway,
-    LambdaEnvironment,
-    build_event,
-    load_event,
-)
+from tests.serverless.lambda_events import Gateway, build_event, load_sample
+from tests.serverless.lambda_runtime import LambdaEnvironment
+from tests.support.dispatch import HeldDispatcher
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 BOUNDARY = "----MugShotBoundary7MA4YWxkTrZu0gW"
@@ -81,21 +80,24 @@ def upload_png(
 
 
 class TestEvents:
-    def test_the_fixtures_are_the_documented_shapes(self) -> None:
-        http_api = load_event("http_api_v2_get_health")
+    def test_the_samples_are_api_gateways_documented_shapes(self) -> None:
+        http_api = load_sample(Gateway.HTTP_API)
         assert http_api["version"] == "2.0"
-        assert http_api["requestContext"]["http"]["method"] == "GET"
-        rest_api = load_event("rest_api_v1_get_health")
-        assert "version" not in rest_api
-        assert rest_api["resource"] == "/{proxy+}"
-        assert rest_api["multiValueHeaders"]["Host"] == [rest_api["headers"]["Host"]]
-        for name in ("http_api_v2_upload", "rest_api_v1_upload"):
-            assert load_event(name)["isBase64Encoded"] is True
+        assert "sourceIp" in http_api["requestContext"]["http"]
+        rest_api = load_sample(Gateway.REST_API)
+        assert rest_api["httpMethod"] == rest_api["requestContext"]["httpMethod"]
+        assert "sourceIp" in rest_api["requestContext"]["identity"]
+        assert set(rest_api["multiValueHeaders"]) == set(rest_api["headers"])
+
+    def test_a_binary_body_is_sent_base64_encoded(self, gateway: Gateway) -> None:
+        event = build_event(gateway, "POST", f"{API}/assets/upload", body=b"\x89PNG", binary=True)
+        assert event["isBase64Encoded"] is True
+        assert event["body"] == "iVBORw=="
 
 
 class TestHealth:
     def test_get_health(self, lambda_env: LambdaEnvironment, gateway: Gateway) -> None:
-        response = lambda_env.invoke(load_event(f"{gateway}_get_health"))
+        response = lambda_env.request(gateway, "GET", "/health")
 
         assert response.status == 200, response.body
         assert response.base64_encoded is False
@@ -190,13 +192,81 @@ class TestJobs:
         assert job.json()["cost_credits"] > 0
 
 
+def submit_held_job(env: LambdaEnvironment, gateway: Gateway) -> uuid.UUID:
+    """A queued job whose dispatch is held, so only the events the test sends run it."""
+    env.app.state.ports.dispatcher = HeldDispatcher(env.app.state.ports)
+    auth = sign_up(env, gateway)
+    project = env.request(
+        gateway, "POST", f"{API}/projects", headers=auth, json_body={"platform": "youtube"}
+    )
+    assert project.status == 201, project.body
+    job = env.request(
+        gateway,
+        "POST",
+        f"{API}/jobs",
+        headers=auth,
+        json_body={"project_id": project.json()["id"], "quality": "draft", "variants": 1},
+    )
+    assert job.status == 202, job.body
+    return uuid.UUID(job.json()["id"])
+
+
+class TestJobEvents:
+    def test_a_job_event_runs_the_job_to_its_end(self, lambda_env: LambdaEnvironment) -> None:
+        job_id = submit_held_job(lambda_env, Gateway.HTTP_API)
+
+        answer = lambda_env.invoke_raw(job_event(job_id, 0))
+
+        assert answer == {"job_id": str(job_id), "status": "succeeded", "outcome": "ran"}
+
+    def test_a_job_held_by_a_live_lease_is_answered_not_retried(
+        self, lambda_env: LambdaEnvironment
+    ) -> None:
+        job_id = submit_held_job(lambda_env, Gateway.HTTP_API)
+        # Another run claimed it (or claimed it and crashed): its lease is still live.
+        assert lambda_env.run(claim_job(lambda_env.app.state.ports, job_id)) is not None
+
+        answer = lambda_env.invoke_raw(job_event(job_id, 0))
+
+        assert answer["outcome"] == "in_progress"
+        assert answer["status"] == "running"
+
+    def test_a_finished_job_is_not_run_again(self, lambda_env: LambdaEnvironment) -> None:
+        job_id = submit_held_job(lambda_env, Gateway.REST_API)
+        lambda_env.invoke_raw(job_event(job_id, 0))
+
+        again = lambda_env.invoke_raw(job_event(job_id, 0))
+
+        assert again["outcome"] == "already_finished"
+
+    @pytest.mark.parametrize("body", [{}, {"job_id": "not-a-uuid"}, "text", None])
+    def test_a_malformed_job_event_is_dropped(
+        self, lambda_env: LambdaEnvironment, body: object
+    ) -> None:
+        assert lambda_env.invoke_raw({JOB_EVENT_KEY: body}) == {"outcome": "invalid_event"}
+
+    def test_a_scheduled_event_runs_the_sweep(self, lambda_env: LambdaEnvironment) -> None:
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": "123456789012",
+            "time": "2026-12-02T03:00:00Z",
+            "region": "eu-west-1",
+            "resources": ["arn:aws:events:eu-west-1:123456789012:rule/mugshot-sweep"],
+            "detail": {},
+        }
+
+        assert lambda_env.invoke_raw(event) == {"redispatched": 0, "failed": 0, "checked": 0}
+
+
 class TestBasePath:
     def test_a_named_stage_is_stripped_from_the_path(self, settings: Settings) -> None:
         staged = settings.model_copy(update={"api_gateway_base_path": "/prod"})
         environment = LambdaEnvironment(staged)
         try:
-            event = load_event("http_api_v2_get_health")
-            event["rawPath"] = event["requestContext"]["http"]["path"] = "/prod/health"
+            event = build_event(Gateway.HTTP_API, "GET", "/prod/health")
             event["requestContext"]["stage"] = "prod"
 
             response = environment.invoke(event)
@@ -239,6 +309,7 @@ class TestStartupWarning:
         warnings = [r for r in app_records if r.levelno == logging.WARNING]
         assert [r.getMessage() for r in warnings] == [IN_PROCESS_WARNING]
         assert "QSTASH_TOKEN" in IN_PROCESS_WARNING
+        assert "self-invocation" in IN_PROCESS_WARNING
 
     def test_a_durable_dispatcher_is_not_flagged(
         self, app_records: list[logging.LogRecord], tmp_path: Any
@@ -256,8 +327,9 @@ class DurableDispatcher:
     """Stands in for a queue-backed dispatcher: only its name matters to the handler."""
 
     name = "qstash"
+    finishes_after_response = True
 
-    async def dispatch(self, job_id: uuid.UUID) -> None:
+    async def dispatch(self, job_id: uuid.UUID, *, attempt: int = 0) -> None:
         raise AssertionError("not used")
 
     async def drain(self) -> None:

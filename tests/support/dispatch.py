@@ -15,6 +15,7 @@ class HeldDispatcher:
     """Like a queue whose worker is paused: jobs stay queued until `release`."""
 
     name = "held"
+    finishes_after_response = True
 
     def __init__(self, ports: Ports) -> None:
         self.ports = ports
