@@ -9,7 +9,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.kit.security import PasswordHashCost
@@ -24,6 +24,26 @@ API_PREFIX = "/api/v1"
 class Environment(StrEnum):
     DEVELOPMENT = "development"
     PRODUCTION = "production"
+
+
+class CreditPackage(BaseModel):
+    """A pack of credits for sale; the amount is in minor units (paise, cents)."""
+
+    id: str = Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_-]+$")
+    name: str = Field(min_length=1, max_length=80)
+    credits: int = Field(gt=0)
+    amount: int = Field(gt=0)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    popular: bool = False
+
+
+DEFAULT_CREDIT_PACKAGES = [
+    CreditPackage(id="starter", name="Starter", credits=50, amount=19900, currency="INR"),
+    CreditPackage(
+        id="creator", name="Creator", credits=150, amount=49900, currency="INR", popular=True
+    ),
+    CreditPackage(id="studio", name="Studio", credits=500, amount=149900, currency="INR"),
+]
 
 
 class Platform(StrEnum):
@@ -141,6 +161,22 @@ class Settings(BaseSettings):
     qstash_next_signing_key: SecretStr | None = None
     cron_secret: SecretStr | None = None
 
+    # Payments: Razorpay and Stripe when their keys are set; the local test checkout otherwise
+    credit_packages: list[CreditPackage] = Field(default_factory=lambda: DEFAULT_CREDIT_PACKAGES)
+    payment_provider: str = Field(default="", pattern=r"^(|razorpay|stripe|test)$")
+    razorpay_key_id: str = ""
+    razorpay_key_secret: SecretStr | None = None
+    razorpay_webhook_secret: SecretStr | None = None
+    razorpay_base_url: str = "https://api.razorpay.com"
+    stripe_secret_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_base: str = "https://api.stripe.com"
+    # Where Stripe Checkout sends the buyer back; "{order_id}" is replaced. Empty: FRONTEND_URL.
+    payment_success_url: str = ""
+    payment_cancel_url: str = ""
+    # The local test checkout (never in production).
+    test_checkout_enabled: bool = True
+
     # AWS Lambda sets these in every function; jobs are sent back to the same function.
     aws_lambda_function_name: str = ""
     aws_region: str = ""
@@ -164,6 +200,10 @@ class Settings(BaseSettings):
         "qstash_current_signing_key",
         "qstash_next_signing_key",
         "cron_secret",
+        "razorpay_key_secret",
+        "razorpay_webhook_secret",
+        "stripe_secret_key",
+        "stripe_webhook_secret",
         mode="before",
     )
     @classmethod
@@ -211,6 +251,29 @@ class Settings(BaseSettings):
                 "without them every delivery to the job endpoint is refused"
             )
         return self
+
+    @model_validator(mode="after")
+    def _check_payment_providers(self) -> Settings:
+        if self.razorpay_key_id and self.razorpay_key_secret is None:
+            raise ValueError("RAZORPAY_KEY_ID needs RAZORPAY_KEY_SECRET")
+        if not self.razorpay_key_id and self.razorpay_key_secret is not None:
+            raise ValueError("RAZORPAY_KEY_SECRET needs RAZORPAY_KEY_ID")
+        if len({package.id for package in self.credit_packages}) != len(self.credit_packages):
+            raise ValueError("CREDIT_PACKAGES has two packages with the same id")
+        if not self.is_production:
+            return self
+        # Without the webhook secret every webhook is refused and paid orders never credit.
+        if self.razorpay_key_id and self.razorpay_webhook_secret is None:
+            raise ValueError("RAZORPAY_KEY_ID needs RAZORPAY_WEBHOOK_SECRET in production")
+        if self.stripe_secret_key is not None and self.stripe_webhook_secret is None:
+            raise ValueError("STRIPE_SECRET_KEY needs STRIPE_WEBHOOK_SECRET in production")
+        if self.payment_provider == "test":
+            raise ValueError("PAYMENT_PROVIDER=test: the test checkout is refused in production")
+        return self
+
+    @property
+    def uses_test_checkout(self) -> bool:
+        return self.test_checkout_enabled and not self.is_production
 
     @property
     def is_production(self) -> bool:

@@ -20,6 +20,8 @@ from app.internal.service import periodic_sweeps
 from app.jobs.router import router as jobs_router
 from app.kit.errors import install_error_handlers
 from app.kit.observability import RequestContextMiddleware, configure_logging
+from app.payments.router import router as payments_router
+from app.payments.router import test_checkout_router, webhooks_router
 from app.ports import Ports, build_ports
 from app.profile.router import router as profile_router
 from app.projects.router import router as projects_router
@@ -53,6 +55,9 @@ def create_app(settings: Settings | None = None, *, ports: Ports | None = None) 
         auth_router,
         profile_router,
         credits_router,
+        payments_router,
+        webhooks_router,
+        test_checkout_router,
         projects_router,
         jobs_router,
         chat_router,

@@ -10,6 +10,7 @@ from app.adapters.dispatch import InProcessDispatcher, JobDispatcher, QStashDisp
 from app.adapters.kv import KeyValueStore, create_key_value_store
 from app.adapters.lambda_dispatch import LambdaInvokeDispatcher
 from app.adapters.mail import Mailer, OutboxMailer, SmtpMailer
+from app.adapters.payments import PaymentProviders
 from app.adapters.storage import Buckets, LocalObjectStorage, ObjectStorage
 from app.config import Platform, Settings
 from app.kit.db import Database
@@ -28,9 +29,11 @@ class Ports:
     buckets: Buckets
     providers: ProviderRegistry
     dispatcher: JobDispatcher = field(init=False)
+    payments: PaymentProviders = field(init=False)
 
     async def close(self) -> None:
         await self.dispatcher.drain()
+        await self.payments.close()
         await self.providers.close()
         await self.kv.close()
         await self.storage.close()
@@ -110,4 +113,5 @@ def build_ports(settings: Settings) -> Ports:
         buckets=Buckets.from_settings(settings),
     )
     ports.dispatcher = build_dispatcher(ports)
+    ports.payments = PaymentProviders(settings)
     return ports

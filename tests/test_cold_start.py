@@ -19,6 +19,8 @@ SDKS = [
     "upstash_redis",
     "upstash_ratelimit",
     "qstash",
+    "razorpay",
+    "stripe",
     "botocore",
 ]
 # Every cloud adapter configured; nothing listens there, and nothing should be contacted.
@@ -33,6 +35,11 @@ CLOUD = {
     "GEMINI_API_KEY": "gemini-key",
     "BYTEDANCE_API_KEY": "seedream-key",
     "FAL_KEY": "fal-key",
+    "RAZORPAY_KEY_ID": "rzp_test_cold",
+    "RAZORPAY_KEY_SECRET": "razorpay-secret",
+    "RAZORPAY_WEBHOOK_SECRET": "razorpay-webhook-secret",
+    "STRIPE_SECRET_KEY": "sk_test_cold",
+    "STRIPE_WEBHOOK_SECRET": "whsec_cold",
 }
 
 

@@ -98,3 +98,56 @@ class TestDevelopment:
 )
 def test_database_urls_get_the_async_driver(given: str, expected: str):
     assert normalise_database_url(given) == expected
+
+
+class TestPaymentSettings:
+    def test_production_refuses_razorpay_without_its_webhook_secret(self):
+        keys = {"razorpay_key_id": "rzp_live_1", "razorpay_key_secret": "secret"}
+        with pytest.raises(ValidationError, match="RAZORPAY_WEBHOOK_SECRET"):
+            production(**keys)
+        with pytest.raises(ValidationError, match="RAZORPAY_WEBHOOK_SECRET"):
+            production(**keys, razorpay_webhook_secret="")
+        assert production(**keys, razorpay_webhook_secret="whsec").is_production
+
+    def test_production_refuses_stripe_without_its_webhook_secret(self):
+        with pytest.raises(ValidationError, match="STRIPE_WEBHOOK_SECRET"):
+            production(stripe_secret_key="sk_live_1")
+        assert production(stripe_secret_key="sk_live_1", stripe_webhook_secret="whsec_1")
+
+    def test_a_razorpay_key_id_needs_its_secret_everywhere(self):
+        with pytest.raises(ValidationError, match="RAZORPAY_KEY_SECRET"):
+            Settings(_env_file=None, razorpay_key_id="rzp_test_1")
+        with pytest.raises(ValidationError, match="RAZORPAY_KEY_ID"):
+            Settings(_env_file=None, razorpay_key_secret="secret")
+
+    def test_the_test_checkout_is_never_on_in_production(self):
+        assert Settings(_env_file=None).uses_test_checkout
+        assert not production().uses_test_checkout
+        with pytest.raises(ValidationError, match="PAYMENT_PROVIDER=test"):
+            production(payment_provider="test")
+
+    def test_secrets_are_not_shown_in_the_settings_repr(self):
+        settings = production(stripe_secret_key="sk_live_hidden", stripe_webhook_secret="whsec_h")
+        assert "sk_live_hidden" not in repr(settings)
+        assert "whsec_h" not in repr(settings)
+
+    def test_packages_from_json_and_their_checks(self, monkeypatch: pytest.MonkeyPatch):
+        monkeypatch.setenv(
+            "CREDIT_PACKAGES",
+            '[{"id": "one", "name": "One", "credits": 10, "amount": 500, "currency": "USD"}]',
+        )
+        [package] = Settings(_env_file=None).credit_packages
+        assert (package.id, package.amount, package.currency) == ("one", 500, "USD")
+        monkeypatch.setenv(
+            "CREDIT_PACKAGES",
+            '[{"id": "one", "name": "One", "credits": 10, "amount": 500, "currency": "usd"}]',
+        )
+        with pytest.raises(ValidationError, match="currency"):
+            Settings(_env_file=None)
+        monkeypatch.setenv(
+            "CREDIT_PACKAGES",
+            '[{"id": "a", "name": "A", "credits": 1, "amount": 100, "currency": "INR"},'
+            ' {"id": "a", "name": "B", "credits": 2, "amount": 200, "currency": "INR"}]',
+        )
+        with pytest.raises(ValidationError, match="same id"):
+            Settings(_env_file=None)

@@ -19,6 +19,7 @@ class CreditReason(StrEnum):
     JOB_CHARGE = "job_charge"
     JOB_REFUND = "job_refund"
     PURCHASE = "purchase"
+    PURCHASE_REFUND = "purchase_refund"
     ADMIN_GRANT = "admin_grant"
 
 

@@ -4,6 +4,7 @@ from app.models.asset import Asset, AssetType
 from app.models.base import Base
 from app.models.chat import Chat, ChatMessage
 from app.models.credit import CreditTransaction
+from app.models.payment import Payment, PaymentStatus
 from app.models.project import IdempotencyKey, Job, JobStatus, Project, ProjectStatus, Render
 from app.models.user import User, UserRole
 
@@ -17,6 +18,8 @@ __all__ = [
     "IdempotencyKey",
     "Job",
     "JobStatus",
+    "Payment",
+    "PaymentStatus",
     "Project",
     "ProjectStatus",
     "Render",
