@@ -149,8 +149,10 @@ def make_settings(**overrides: object) -> Settings:
         "upstash_redis_rest_url": "",
         "smtp_host": "",
         "log_level": "WARNING",
-        **CHEAP_PASSWORD_HASHING,
     }
+    # Production refuses the cheap cost, so settings for production keep the real one.
+    if overrides.get("environment", "development") == "development":
+        values.update(CHEAP_PASSWORD_HASHING)
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]
 

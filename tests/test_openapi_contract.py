@@ -182,6 +182,8 @@ CANNOT_BE_STATED = {
     # Too few credits; a model parameter or a picture the project lacks; a reused key.
     ("POST", f"{API}/jobs"): ["402", "422"],
     ("POST", f"{API}/chat/{{chat_id}}/messages"): ["402", "422"],
+    # The packages on sale are settings (CREDIT_PACKAGES), not part of the schema.
+    ("POST", f"{API}/credits/purchase"): ["422"],
     # Assets of the wrong type, or a model that takes no such project.
     ("POST", f"{API}/projects"): ["422"],
     ("PATCH", f"{API}/projects/{{project_id}}"): ["422"],
