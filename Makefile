@@ -12,11 +12,13 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.runtime-installed: requirements.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+# requirements-server.txt adds uvloop and httptools, which uvicorn picks up on its own; they
+# stay out of requirements.txt, the Vercel bundle, whose runtime brings its own server.
+$(VENV)/.runtime-installed: requirements.txt requirements-server.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-server.txt
 	touch $@
 
-$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
+$(VENV)/.dev-installed: requirements.txt requirements-server.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime-installed
 
@@ -50,6 +52,7 @@ format: $(VENV)/.dev-installed
 	$(BIN)/ruff format .
 
 bench: $(VENV)/.dev-installed
+	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/auth_throughput.py
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/studio_render.py

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     # Database
     database_url: str = ""
     database_echo: bool = False
+    # asyncpg's prepared-statement cache. Unset: on, unless DATABASE_URL names a transaction
+    # pooler (port 6543, as Supabase's, or `?pgbouncer=true`), which cannot keep statements.
+    database_statement_cache: bool | None = None
 
     # Tokens and accounts
     jwt_secret: SecretStr | None = None
@@ -187,6 +190,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("database_statement_cache", mode="before")
+    @classmethod
+    def _empty_is_automatic(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator(
         "jwt_secret",

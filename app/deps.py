@@ -1,4 +1,8 @@
-"""Dependency aliases that hand handlers their settings, session and ports."""
+"""Dependency aliases that hand handlers their settings, session and ports.
+
+Every dependency here is `async def`: a plain `def` would run in the threadpool, a thread hop
+on every request for what is an attribute read.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from app.kit.db import transaction
 from app.ports import Ports
 
 
-def get_ports(request: Request) -> Ports:
+async def get_ports(request: Request) -> Ports:
     ports: Ports = request.app.state.ports
     return ports
 
@@ -21,7 +25,7 @@ def get_ports(request: Request) -> Ports:
 PortsDep = Annotated[Ports, Depends(get_ports)]
 
 
-def get_settings_dep(ports: PortsDep) -> Settings:
+async def get_settings_dep(ports: PortsDep) -> Settings:
     return ports.settings
 
 

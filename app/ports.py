@@ -101,6 +101,7 @@ def build_ports(settings: Settings) -> Ports:
             settings.resolved_database_url,
             serverless=settings.is_serverless,
             echo=settings.database_echo,
+            statement_cache=settings.database_statement_cache,
         ),
         kv=create_key_value_store(
             settings.upstash_redis_rest_url,

@@ -29,10 +29,31 @@ def free_port() -> int:
         return port
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str
+    pid: int
+
+
 @contextmanager
 def served(app_path: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """Run `uvicorn app_path` (one worker, no access log) and yield its base URL."""
+    with serve(app_path, env) as server:
+        yield server.url
+
+
+@contextmanager
+def serve(
+    app_path: str,
+    env: dict[str, str] | None = None,
+    *,
+    stack: str = "auto",
+    root: Path = ROOT,
+) -> Iterator[Server]:
+    """Run `uvicorn app_path` from `root` as `make run` does (one worker; uvloop and httptools
+    when installed, `stack="pure"` for asyncio and h11), without the access log."""
     port = free_port()
+    stack_args = ["--loop", "asyncio", "--http", "h11"] if stack == "pure" else []
     process = subprocess.Popen(
         [
             sys.executable,
@@ -44,14 +65,15 @@ def served(app_path: str, env: dict[str, str] | None = None) -> Iterator[str]:
             "--no-access-log",
             "--log-level",
             "warning",
+            *stack_args,
         ],
-        cwd=ROOT,
+        cwd=root,
         env={**os.environ, **(env or {})},
         stdout=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a loaded machine imports slowly
         while True:
             try:
                 httpx.get(f"{url}/docs", timeout=1)
@@ -60,15 +82,17 @@ def served(app_path: str, env: dict[str, str] | None = None) -> Iterator[str]:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"{app_path} did not start") from None
                 time.sleep(0.1)
-        yield url
+        yield Server(url=url, pid=process.pid)
     finally:
         process.terminate()
         process.wait(timeout=10)
 
 
 @contextmanager
-def product_environment(database_url: str | None = None) -> Iterator[dict[str, str]]:
-    """Environment for the product app on a fresh data folder, migrated."""
+def product_environment(
+    database_url: str | None = None, *, root: Path = ROOT
+) -> Iterator[dict[str, str]]:
+    """Environment for the product app (the checkout at `root`) on a fresh data folder, migrated."""
     with tempfile.TemporaryDirectory(prefix="mugshot-bench-") as data_dir:
         env = {
             "DATA_DIR": data_dir,
@@ -83,7 +107,7 @@ def product_environment(database_url: str | None = None) -> Iterator[dict[str, s
             env["DATABASE_URL"] = database_url
         subprocess.run(
             [sys.executable, "-m", "alembic", "upgrade", "head"],
-            cwd=ROOT,
+            cwd=root,
             env={**os.environ, **env},
             check=True,
             capture_output=True,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit.pagination import PageParams, Window, fetch_window
 from app.models import Asset, AssetType
 
 
@@ -41,21 +42,12 @@ async def list_assets(
     *,
     user_id: uuid.UUID,
     type: AssetType | None,
-    limit: int,
-    offset: int,
-) -> tuple[list[Asset], int]:
-    conditions = [Asset.user_id == user_id]
+    page: PageParams,
+) -> Window[Asset]:
+    query = select(Asset).where(Asset.user_id == user_id)
     if type is not None:
-        conditions.append(Asset.type == type.value)
-    total = await session.scalar(select(func.count()).select_from(Asset).where(*conditions))
-    rows = await session.scalars(
-        select(Asset)
-        .where(*conditions)
-        .order_by(Asset.created_at.desc(), Asset.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    return list(rows), int(total or 0)
+        query = query.where(Asset.type == type.value)
+    return await fetch_window(session, query, params=page, timestamp=Asset.created_at, id=Asset.id)
 
 
 async def delete_owned_asset(

@@ -11,12 +11,11 @@ from app.assets import repository, service
 from app.assets.deps import OwnedAsset
 from app.assets.imaging import ImageTooLarge, InvalidImage, UnsupportedMediaType
 from app.assets.schemas import AssetOut
-from app.auth.deps import CurrentUser
-from app.auth.router import AUTHED
+from app.auth.deps import AUTHED, CurrentUser
 from app.config import API_PREFIX
 from app.deps import PortsDep, SessionDep
 from app.kit.errors import responses
-from app.kit.pagination import Page, PageParamsDep
+from app.kit.pagination import InvalidCursor, Page, PageParamsDep
 from app.kit.uploads import MalformedUpload, PayloadTooLarge, multipart_openapi, read_upload
 from app.models import Asset, AssetType
 from app.ports import Ports
@@ -98,7 +97,11 @@ async def upload_asset(
     return await _with_url(ports, asset)
 
 
-@router.get("", response_model=Page[AssetOut], responses=responses(service.StorageFailed))
+@router.get(
+    "",
+    response_model=Page[AssetOut],
+    responses=responses(service.StorageFailed, InvalidCursor),
+)
 async def list_assets(
     user: CurrentUser,
     session: SessionDep,
@@ -107,15 +110,10 @@ async def list_assets(
     type: Annotated[AssetType | None, Query(description="Only assets of this type.")] = None,
 ) -> Page[AssetOut]:
     """The caller's assets, newest first."""
-    rows, total = await repository.list_assets(
-        session, user_id=user.id, type=type, limit=page.limit, offset=page.offset
-    )
-    urls = await service.asset_urls(ports, rows)
-    return Page(
-        items=[_asset_out(row, url) for row, url in zip(rows, urls, strict=True)],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
+    window = await repository.list_assets(session, user_id=user.id, type=type, page=page)
+    urls = await service.asset_urls(ports, window.rows)
+    return Page.of(
+        window, [_asset_out(row, url) for row, url in zip(window.rows, urls, strict=True)]
     )
 
 

@@ -13,10 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.adapters.storage import ObjectAlreadyExists, StorageUnavailable, object_url
 from app.assets import repository
 from app.assets.imaging import CleanImage, clean_image_async
+from app.auth.identity import SignedInUser
 from app.kit.db import after_commit, after_rollback
 from app.kit.errors import NotFound, ServiceUnavailable
 from app.kit.uploads import UploadedFile
-from app.models import Asset, AssetType, User
+from app.models import Asset, AssetType
 from app.ports import Ports
 
 logger = logging.getLogger("app.assets")
@@ -57,7 +58,12 @@ def _safe_filename(filename: str | None) -> str | None:
 
 
 async def upload_asset(
-    *, session: AsyncSession, ports: Ports, user: User, type: AssetType, upload: UploadedFile
+    *,
+    session: AsyncSession,
+    ports: Ports,
+    user: SignedInUser,
+    type: AssetType,
+    upload: UploadedFile,
 ) -> Asset:
     image = await clean_image_async(upload.data, max_pixels=ports.settings.max_upload_pixels)
     bucket = ports.buckets.user_assets.name

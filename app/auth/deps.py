@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -10,13 +12,33 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.adapters.kv import KeyValueUnavailable
 from app.auth import repository
+from app.auth.identity import SignedInUser
 from app.auth.service import session_store
 from app.deps import PortsDep, SessionDep
-from app.kit.errors import ServiceUnavailable, Unauthorized
-from app.kit.security import InvalidAccessToken, decode_access_token
+from app.kit.errors import ServiceUnavailable, Unauthorized, responses
+from app.kit.security import AccessClaims, InvalidAccessToken, decode_access_token
 from app.models import User
 
 _bearer = HTTPBearer(auto_error=False, description="The access token from /auth/signin.")
+
+# Tokens whose signature this process has checked, so a client's next requests skip the HMAC
+# and JSON work; expiry is still checked every time, and revocation lives in the session check.
+_VERIFIED_TOKENS_MAX = 4096
+_verified_tokens: OrderedDict[tuple[str, str], AccessClaims] = OrderedDict()
+
+
+def verified_claims(token: str, *, secret: str) -> AccessClaims:
+    key = (secret, token)
+    claims = _verified_tokens.get(key)
+    if claims is None:
+        claims = decode_access_token(token, secret=secret)
+        _verified_tokens[key] = claims
+        if len(_verified_tokens) > _VERIFIED_TOKENS_MAX:
+            _verified_tokens.popitem(last=False)
+    elif time.time() >= claims.expires_at.timestamp():
+        del _verified_tokens[key]
+        raise InvalidAccessToken("the token has expired")
+    return claims
 
 
 class InvalidAccessTokenError(Unauthorized):
@@ -29,9 +51,13 @@ class SessionRevoked(Unauthorized):
     message = "This session has ended. Sign in again."
 
 
+# What every route behind `CurrentUser` may answer, for its `responses=`.
+AUTHED = responses(Unauthorized, InvalidAccessTokenError, SessionRevoked, ServiceUnavailable)
+
+
 @dataclass(frozen=True, slots=True)
 class Caller:
-    user: User
+    user: SignedInUser
     session_id: str
 
 
@@ -44,7 +70,7 @@ async def get_caller(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized()
     try:
-        claims = decode_access_token(credentials.credentials, secret=ports.settings.signing_secret)
+        claims = verified_claims(credentials.credentials, secret=ports.settings.signing_secret)
     except InvalidAccessToken as exc:
         raise InvalidAccessTokenError() from exc
     # Checking the session on every request makes logout and revocation take effect at once.
@@ -54,7 +80,7 @@ async def get_caller(
         raise ServiceUnavailable("Sessions cannot be checked right now.") from exc
     if record is None or record.user_id != str(claims.user_id):
         raise SessionRevoked()
-    user = await repository.get_user(session, claims.user_id)
+    user = await repository.get_signed_in_user(session, claims.user_id)
     if user is None:
         raise SessionRevoked()
     request.state.user_id = str(user.id)
@@ -64,8 +90,19 @@ async def get_caller(
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-async def get_current_user(caller: CallerDep) -> User:
+async def get_current_user(caller: CallerDep) -> SignedInUser:
     return caller.user
 
 
-CurrentUser = Annotated[User, Depends(get_current_user)]
+CurrentUser = Annotated[SignedInUser, Depends(get_current_user)]
+
+
+async def get_current_user_row(caller: CallerDep, session: SessionDep) -> User:
+    """The caller's account as an ORM row, for the routes that change it."""
+    user = await repository.get_user(session, caller.user.id)
+    if user is None:
+        raise SessionRevoked()
+    return user
+
+
+CurrentUserRow = Annotated[User, Depends(get_current_user_row)]

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, status
 
 from app.auth import repository, service
-from app.auth.deps import CallerDep, InvalidAccessTokenError, SessionRevoked
+from app.auth.deps import AUTHED, CallerDep, CurrentUserRow
 from app.auth.schemas import (
     USERNAME_PATTERN,
     ChangePasswordRequest,
@@ -30,13 +30,11 @@ from app.auth.schemas import (
 )
 from app.config import API_PREFIX
 from app.deps import PortsDep, SessionDep
-from app.kit.errors import RateLimited, ServiceUnavailable, Unauthorized, responses
+from app.kit.errors import RateLimited, responses
 from app.kit.ratelimit import client_ip, enforce_rate_limit
 from app.ports import Ports
 
 router = APIRouter(prefix=f"{API_PREFIX}/auth", tags=["auth"])
-
-AUTHED = responses(Unauthorized, InvalidAccessTokenError, SessionRevoked, ServiceUnavailable)
 
 
 async def _limit(request: Request, ports: Ports, action: str, limit: int, account: str) -> None:
@@ -212,13 +210,17 @@ async def reset_password(
     responses={**AUTHED, **responses(service.WrongPassword, service.WeakPassword)},
 )
 async def change_password(
-    body: ChangePasswordRequest, caller: CallerDep, session: SessionDep, ports: PortsDep
+    body: ChangePasswordRequest,
+    caller: CallerDep,
+    user: CurrentUserRow,
+    session: SessionDep,
+    ports: PortsDep,
 ) -> MessageResponse:
     """Change the password; every other session ends, this one stays signed in."""
     await service.change_password(
         session=session,
         ports=ports,
-        user=caller.user,
+        user=user,
         current_session_id=caller.session_id,
         data=body,
     )

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.adapters.kv import KeyValueUnavailable
 from app.adapters.mail import Mail
 from app.auth import repository
+from app.auth.identity import SignedInUser
 from app.auth.schemas import (
     ChangePasswordRequest,
     ResetPasswordRequest,
@@ -270,14 +271,14 @@ async def refresh(
     return await _issue_tokens(ports, user, session_id=record.id, refresh_token=new_token)
 
 
-async def list_sessions(*, ports: Ports, user: User) -> list[SessionRecord]:
+async def list_sessions(*, ports: Ports, user: SignedInUser) -> list[SessionRecord]:
     try:
         return await session_store(ports).list_for_user(user.id)
     except KeyValueUnavailable as exc:
         raise ServiceUnavailable() from exc
 
 
-async def revoke_session(*, ports: Ports, user: User, session_id: str) -> None:
+async def revoke_session(*, ports: Ports, user: SignedInUser, session_id: str) -> None:
     try:
         revoked = await session_store(ports).revoke(user.id, session_id)
     except KeyValueUnavailable as exc:
@@ -286,7 +287,9 @@ async def revoke_session(*, ports: Ports, user: User, session_id: str) -> None:
         raise SessionNotFound()
 
 
-async def revoke_other_sessions(*, ports: Ports, user: User, current_session_id: str) -> int:
+async def revoke_other_sessions(
+    *, ports: Ports, user: SignedInUser, current_session_id: str
+) -> int:
     try:
         return await session_store(ports).revoke_all(user.id, keep=current_session_id)
     except KeyValueUnavailable as exc:

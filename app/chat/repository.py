@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit.pagination import PageParams, Window, fetch_window
 from app.models import Chat, ChatMessage
 
 
@@ -17,25 +18,30 @@ async def get_owned(
 
 
 async def list_owned(
-    session: AsyncSession, *, user_id: uuid.UUID, limit: int, offset: int
-) -> tuple[list[Chat], int]:
-    query = select(Chat).where(Chat.user_id == user_id)
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(
-        query.order_by(Chat.updated_at.desc(), Chat.id.desc()).limit(limit).offset(offset)
+    session: AsyncSession, *, user_id: uuid.UUID, page: PageParams
+) -> Window[Chat]:
+    """Most recently active first (a chat moves up when a message arrives)."""
+    return await fetch_window(
+        session,
+        select(Chat).where(Chat.user_id == user_id),
+        params=page,
+        timestamp=Chat.updated_at,
+        id=Chat.id,
     )
-    return list(rows), int(total or 0)
 
 
 async def list_messages(
-    session: AsyncSession, *, chat_id: uuid.UUID, limit: int, offset: int
-) -> tuple[list[ChatMessage], int]:
-    query = select(ChatMessage).where(ChatMessage.chat_id == chat_id)
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(
-        query.order_by(ChatMessage.created_at, ChatMessage.id).limit(limit).offset(offset)
+    session: AsyncSession, *, chat_id: uuid.UUID, page: PageParams
+) -> Window[ChatMessage]:
+    """Oldest first, as a conversation reads."""
+    return await fetch_window(
+        session,
+        select(ChatMessage).where(ChatMessage.chat_id == chat_id),
+        params=page,
+        timestamp=ChatMessage.created_at,
+        id=ChatMessage.id,
+        newest_first=False,
     )
-    return list(rows), int(total or 0)
 
 
 async def recent_messages(

@@ -2,39 +2,21 @@
 
 from __future__ import annotations
 
-import uuid
-from typing import Annotated
+from fastapi import APIRouter, status
 
-from fastapi import APIRouter, Depends, status
-
-from app.auth.deps import CurrentUser
-from app.auth.router import AUTHED
+from app.auth.deps import AUTHED, CurrentUser
 from app.chat import repository, service
+from app.chat.deps import OwnedChat
 from app.chat.schemas import ChatCreate, ChatOut, MessageCreate, MessageExchange, MessageOut
 from app.config import API_PREFIX
 from app.credits.service import InsufficientCredits
 from app.deps import PortsDep, SessionDep
-from app.kit.errors import NotFound, responses
-from app.kit.pagination import Page, PageParamsDep
-from app.models import Chat
-from app.projects.deps import ProjectNotFound
+from app.kit.errors import responses
+from app.kit.pagination import InvalidCursor, Page, PageParamsDep
+from app.projects.service import ProjectNotFound
 
 router = APIRouter(prefix=f"{API_PREFIX}/chat", tags=["chat"], responses=AUTHED)
-
-
-class ChatNotFound(NotFound):
-    message = "Chat not found."
-
-
-async def get_owned_chat(chat_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Chat:
-    chat = await repository.get_owned(session, user_id=user.id, chat_id=chat_id)
-    if chat is None:
-        raise ChatNotFound()
-    return chat
-
-
-OwnedChat = Annotated[Chat, Depends(get_owned_chat)]
-NOT_FOUND = responses(ChatNotFound)
+NOT_FOUND = responses(service.ChatNotFound)
 
 
 @router.post(
@@ -50,19 +32,12 @@ async def new_chat(
     return service.chat_view(chat, ports)
 
 
-@router.get("", response_model=Page[ChatOut])
+@router.get("", response_model=Page[ChatOut], responses=responses(InvalidCursor))
 async def list_chats(
     user: CurrentUser, session: SessionDep, ports: PortsDep, page: PageParamsDep
 ) -> Page[ChatOut]:
-    rows, total = await repository.list_owned(
-        session, user_id=user.id, limit=page.limit, offset=page.offset
-    )
-    return Page(
-        items=[service.chat_view(chat, ports) for chat in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    window = await repository.list_owned(session, user_id=user.id, page=page)
+    return Page.of(window, [service.chat_view(chat, ports) for chat in window.rows])
 
 
 # Only ids match here, so `GET /chat/new` is 405 (it is POST-only) rather than a malformed id.
@@ -71,20 +46,17 @@ async def get_chat(chat: OwnedChat, ports: PortsDep) -> ChatOut:
     return service.chat_view(chat, ports)
 
 
-@router.get("/{chat_id}/messages", response_model=Page[MessageOut], responses=NOT_FOUND)
+@router.get(
+    "/{chat_id}/messages",
+    response_model=Page[MessageOut],
+    responses={**NOT_FOUND, **responses(InvalidCursor)},
+)
 async def list_messages(
     chat: OwnedChat, session: SessionDep, page: PageParamsDep
 ) -> Page[MessageOut]:
     """Messages oldest first."""
-    rows, total = await repository.list_messages(
-        session, chat_id=chat.id, limit=page.limit, offset=page.offset
-    )
-    return Page(
-        items=[MessageOut.model_validate(row) for row in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    window = await repository.list_messages(session, chat_id=chat.id, page=page)
+    return Page.of(window, [MessageOut.model_validate(row) for row in window.rows])
 
 
 @router.post(

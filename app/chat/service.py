@@ -7,23 +7,28 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.identity import SignedInUser
 from app.chat import repository
 from app.chat.schemas import ChatCreate, ChatOut, MessageCreate, MessageExchange, MessageOut
 from app.config import secret_value
 from app.jobs.schemas import JobCreate, JobCreated
 from app.jobs.service import submit_job
 from app.kit.db import end_read_only_transaction
-from app.kit.errors import Unprocessable
-from app.models import Chat, ChatMessage, Project, User
+from app.kit.errors import NotFound, Unprocessable
+from app.models import Chat, ChatMessage, Project
 from app.models.base import utcnow
 from app.ports import Ports
 from app.projects import repository as projects_repository
-from app.projects.deps import ProjectNotFound
+from app.projects.service import ProjectNotFound
 from app.providers.base import ProviderError
 from app.providers.registry import get_model
 
 logger = logging.getLogger("app.chat")
 HISTORY_FOR_REPLY = 20
+
+
+class ChatNotFound(NotFound):
+    message = "Chat not found."
 
 
 class ChatHasNoProject(Unprocessable):
@@ -43,7 +48,7 @@ def chat_view(chat: Chat, ports: Ports) -> ChatOut:
     )
 
 
-async def create_chat(*, session: AsyncSession, user: User, data: ChatCreate) -> Chat:
+async def create_chat(*, session: AsyncSession, user: SignedInUser, data: ChatCreate) -> Chat:
     name = data.session_name
     if data.project_id is not None:
         project = await projects_repository.get_owned(
@@ -106,7 +111,7 @@ async def _advice(
 
 
 async def post_message(
-    *, session: AsyncSession, ports: Ports, user: User, chat: Chat, data: MessageCreate
+    *, session: AsyncSession, ports: Ports, user: SignedInUser, chat: Chat, data: MessageCreate
 ) -> MessageExchange:
     project = await session.get(Project, chat.project_id) if chat.project_id else None
     if data.generate and project is None:
@@ -118,7 +123,7 @@ async def post_message(
 
     job: JobCreated | None = None
     if data.generate and project is not None:
-        _, body = await submit_job(
+        job = await submit_job(
             session=session,
             ports=ports,
             user=user,
@@ -131,7 +136,6 @@ async def post_message(
             ),
             instruction=data.content,
         )
-        job = JobCreated.model_validate(body)
     now = utcnow()
     message = ChatMessage(
         chat_id=chat.id,

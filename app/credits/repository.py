@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit.pagination import PageParams, Window, fetch_window
 from app.models import CreditTransaction, User
 
 
@@ -47,18 +48,12 @@ async def ledger_sum(session: AsyncSession, user_id: uuid.UUID) -> int:
 
 
 async def list_transactions(
-    session: AsyncSession, *, user_id: uuid.UUID, limit: int, offset: int
-) -> tuple[list[CreditTransaction], int]:
-    total = await session.scalar(
-        select(func.count())
-        .select_from(CreditTransaction)
-        .where(CreditTransaction.user_id == user_id)
+    session: AsyncSession, *, user_id: uuid.UUID, page: PageParams
+) -> Window[CreditTransaction]:
+    return await fetch_window(
+        session,
+        select(CreditTransaction).where(CreditTransaction.user_id == user_id),
+        params=page,
+        timestamp=CreditTransaction.created_at,
+        id=CreditTransaction.id,
     )
-    rows = await session.scalars(
-        select(CreditTransaction)
-        .where(CreditTransaction.user_id == user_id)
-        .order_by(CreditTransaction.created_at.desc(), CreditTransaction.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    return list(rows), int(total or 0)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.auth.deps import CurrentUser
-from app.auth.router import AUTHED
+from app.auth.deps import AUTHED, CurrentUser
 from app.config import API_PREFIX
 from app.credits import repository
 from app.credits.schemas import BalanceOut, TransactionOut
 from app.deps import SessionDep
-from app.kit.pagination import Page, PageParamsDep
+from app.kit.errors import responses
+from app.kit.pagination import InvalidCursor, Page, PageParamsDep
 
 router = APIRouter(prefix=f"{API_PREFIX}/credits", tags=["credits"], responses=AUTHED)
 
@@ -20,17 +20,12 @@ async def balance(user: CurrentUser) -> BalanceOut:
     return BalanceOut(credits=user.credits)
 
 
-@router.get("/transactions", response_model=Page[TransactionOut])
+@router.get(
+    "/transactions", response_model=Page[TransactionOut], responses=responses(InvalidCursor)
+)
 async def transactions(
     user: CurrentUser, session: SessionDep, page: PageParamsDep
 ) -> Page[TransactionOut]:
     """The ledger, newest first; `balance_after` is the balance right after each row."""
-    rows, total = await repository.list_transactions(
-        session, user_id=user.id, limit=page.limit, offset=page.offset
-    )
-    return Page(
-        items=[TransactionOut.model_validate(row) for row in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    window = await repository.list_transactions(session, user_id=user.id, page=page)
+    return Page.of(window, [TransactionOut.model_validate(row) for row in window.rows])

@@ -34,7 +34,7 @@ async def signed_body(
     return body
 
 
-def cron_caller(
+async def cron_caller(
     settings: SettingsDep, authorization: Annotated[str | None, Header()] = None
 ) -> None:
     service.check_cron_secret(settings=settings, authorization=authorization)

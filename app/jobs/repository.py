@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit.pagination import PageParams, Window, fetch_window
 from app.models import IdempotencyKey, Job, JobStatus, Project, ProjectStatus, Render
 from app.models.base import utcnow
 
@@ -30,19 +31,14 @@ async def list_owned(
     user_id: uuid.UUID,
     project_id: uuid.UUID | None,
     status: str | None,
-    limit: int,
-    offset: int,
-) -> tuple[list[Job], int]:
+    page: PageParams,
+) -> Window[Job]:
     query = select(Job).where(Job.user_id == user_id)
     if project_id is not None:
         query = query.where(Job.project_id == project_id)
     if status is not None:
         query = query.where(Job.status == status)
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(
-        query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit).offset(offset)
-    )
-    return list(rows), int(total or 0)
+    return await fetch_window(session, query, params=page, timestamp=Job.created_at, id=Job.id)
 
 
 async def renders_for(session: AsyncSession, job_ids: list[uuid.UUID]) -> list[Render]:

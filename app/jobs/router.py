@@ -8,12 +8,10 @@ import uuid
 from collections.abc import AsyncIterable
 from typing import Annotated
 
-from fastapi import APIRouter, Header
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Header, Query, status
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from app.auth.deps import CurrentUser
-from app.auth.router import AUTHED
+from app.auth.deps import AUTHED, CurrentUser
 from app.config import API_PREFIX
 from app.credits.service import InsufficientCredits
 from app.deps import PortsDep, SessionDep
@@ -21,9 +19,9 @@ from app.jobs import repository, service
 from app.jobs.deps import OwnedJob
 from app.jobs.schemas import JobCreate, JobCreated, JobEvent, JobOut, ModelOut
 from app.kit.errors import responses
-from app.kit.pagination import Page, PageParamsDep
+from app.kit.pagination import InvalidCursor, Page, PageParamsDep
 from app.models import JobStatus
-from app.projects.deps import ProjectNotFound
+from app.projects.service import ProjectNotFound
 from app.providers.registry import InvalidModelParameter, ModelUnavailable, UnknownModel
 
 router = APIRouter(prefix=API_PREFIX, tags=["jobs"])
@@ -43,7 +41,7 @@ async def list_models(ports: PortsDep) -> list[ModelOut]:
 
 @router.post(
     "/jobs",
-    status_code=202,
+    status_code=status.HTTP_202_ACCEPTED,
     response_model=JobCreated,
     responses={
         **AUTHED,
@@ -72,21 +70,20 @@ async def submit_job(
             description="Retry-safe key: the same key and body within 24 h answer the same.",
         ),
     ] = None,
-) -> JSONResponse:
+) -> JobCreated:
     """Charge the credits and queue the job; follow it with GET /jobs/{id} or its events."""
-    status, payload = await service.submit_job(
+    return await service.submit_job(
         session=session, ports=ports, user=user, data=body, idempotency_key=idempotency_key
     )
-    return JSONResponse(payload, status_code=status)
 
 
-@router.get("/jobs", response_model=Page[JobOut], responses=AUTHED)
+@router.get("/jobs", response_model=Page[JobOut], responses={**AUTHED, **responses(InvalidCursor)})
 async def list_jobs(
     user: CurrentUser,
     session: SessionDep,
     ports: PortsDep,
     page: PageParamsDep,
-    status: JobStatus | None = None,
+    status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
     project_id: uuid.UUID | None = None,
 ) -> Page[JobOut]:
     """The caller's job history, newest first; filter by status or project."""
@@ -95,9 +92,8 @@ async def list_jobs(
         ports=ports,
         user_id=user.id,
         project_id=project_id,
-        status=status.value if status else None,
-        limit=page.limit,
-        offset=page.offset,
+        status=status_filter.value if status_filter else None,
+        page=page,
     )
 
 

@@ -6,23 +6,23 @@ import hashlib
 import json
 import uuid
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.storage import object_url
+from app.auth.identity import SignedInUser
 from app.credits.service import CreditReason, apply_credit_change
 from app.jobs import repository
 from app.jobs.schemas import JobCreate, JobCreated, JobOut, ModelOut, ParamOut, RenderOut
 from app.kit.db import after_commit
 from app.kit.errors import Conflict, NotFound, Unprocessable
-from app.kit.pagination import Page
-from app.models import IdempotencyKey, Job, JobStatus, Project, User
+from app.kit.pagination import Page, PageParams
+from app.models import IdempotencyKey, Job, JobStatus, Project
 from app.models.base import utcnow
 from app.ports import Ports
 from app.projects import repository as projects_repository
-from app.projects.deps import ProjectNotFound
+from app.projects.service import ProjectNotFound
 from app.providers.registry import (
     CATALOGUE,
     QUALITIES,
@@ -93,15 +93,14 @@ async def submit_job(
     *,
     session: AsyncSession,
     ports: Ports,
-    user: User,
+    user: SignedInUser,
     data: JobCreate,
     idempotency_key: str | None = None,
     instruction: str | None = None,
-) -> tuple[int, dict[str, Any]]:
+) -> JobCreated:
     """Validate, charge and queue a job in the caller's transaction; dispatch after commit.
 
-    Returns the status code and body to answer with, so a retried request with the same
-    Idempotency-Key gets exactly the first answer back.
+    A retried request with the same Idempotency-Key gets exactly the first answer back.
     """
     request_hash = _request_hash(data, instruction)
     if idempotency_key is not None:
@@ -115,7 +114,7 @@ async def submit_job(
             if not expired:
                 if existing.request_hash != request_hash:
                     raise IdempotencyKeyReused()
-                return existing.response_status, existing.response_body
+                return JobCreated.model_validate(existing.response_body)
             await repository.delete_idempotency_key(session, existing.id)
             await session.flush()
 
@@ -144,7 +143,7 @@ async def submit_job(
     )
     session.add(job)
     await session.flush()
-    body = JobCreated(
+    created = JobCreated(
         id=job.id,
         status=job.status,
         cost_credits=job.cost_credits,
@@ -153,7 +152,7 @@ async def submit_job(
         quality=job.quality,
         variants=job.variants,
         created_at=job.created_at,
-    ).model_dump(mode="json")
+    )
 
     if idempotency_key is not None:
         savepoint = await session.begin_nested()
@@ -165,7 +164,7 @@ async def submit_job(
                     request_hash=request_hash,
                     job_id=job.id,
                     response_status=202,
-                    response_body=body,
+                    response_body=created.model_dump(mode="json"),
                 )
             )
             await session.flush()
@@ -190,7 +189,7 @@ async def submit_job(
         await ports.dispatcher.dispatch(job_id)
 
     after_commit(session, dispatch)
-    return 202, body
+    return created
 
 
 async def refund_unproduced(session: AsyncSession, job: Job, produced: int) -> int:
@@ -283,15 +282,12 @@ async def list_jobs(
     user_id: uuid.UUID,
     project_id: uuid.UUID | None,
     status: str | None,
-    limit: int,
-    offset: int,
+    page: PageParams,
 ) -> Page[JobOut]:
-    rows, total = await repository.list_owned(
-        session, user_id=user_id, project_id=project_id, status=status, limit=limit, offset=offset
+    window = await repository.list_owned(
+        session, user_id=user_id, project_id=project_id, status=status, page=page
     )
-    return Page(
-        items=await job_views(session, ports, rows), total=total, limit=limit, offset=offset
-    )
+    return Page.of(window, await job_views(session, ports, window.rows))
 
 
 def catalogue(ports: Ports) -> list[ModelOut]:

@@ -20,7 +20,10 @@ class AssetType(StrEnum):
 
 class Asset(IdMixin, CreatedAtMixin, Base):
     __tablename__ = "assets"
-    __table_args__ = (Index("ix_assets_user_type_created", "user_id", "type", "created_at"),)
+    __table_args__ = (
+        Index("ix_assets_user_created", "user_id", "created_at", "id"),
+        Index("ix_assets_user_type_created", "user_id", "type", "created_at", "id"),
+    )
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(String(20))

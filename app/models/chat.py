@@ -13,7 +13,7 @@ from app.models.base import Base, CreatedAtMixin, IdMixin, utcnow
 
 class Chat(IdMixin, CreatedAtMixin, Base):
     __tablename__ = "chats"
-    __table_args__ = (Index("ix_chats_user_updated", "user_id", "updated_at"),)
+    __table_args__ = (Index("ix_chats_user_updated", "user_id", "updated_at", "id"),)
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     project_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -25,7 +25,7 @@ class Chat(IdMixin, CreatedAtMixin, Base):
 
 class ChatMessage(IdMixin, CreatedAtMixin, Base):
     __tablename__ = "chat_messages"
-    __table_args__ = (Index("ix_chat_messages_chat_created", "chat_id", "created_at"),)
+    __table_args__ = (Index("ix_chat_messages_chat_created", "chat_id", "created_at", "id"),)
 
     chat_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
     sender: Mapped[str] = mapped_column(String(10))

@@ -12,7 +12,7 @@ from app.models.base import Base, CreatedAtMixin, IdMixin
 
 class CreditTransaction(IdMixin, CreatedAtMixin, Base):
     __tablename__ = "credit_transactions"
-    __table_args__ = (Index("ix_credit_transactions_user_created", "user_id", "created_at"),)
+    __table_args__ = (Index("ix_credit_transactions_user_created", "user_id", "created_at", "id"),)
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     delta: Mapped[int]

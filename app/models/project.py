@@ -35,7 +35,10 @@ class JobStatus(StrEnum):
 
 class Project(IdMixin, CreatedAtMixin, Base):
     __tablename__ = "projects"
-    __table_args__ = (Index("ix_projects_user_created", "user_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_projects_user_created", "user_id", "created_at", "id"),
+        Index("ix_projects_user_status_created", "user_id", "status", "created_at", "id"),
+    )
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     mode: Mapped[str] = mapped_column(String(10), default="design")
@@ -56,8 +59,9 @@ class Project(IdMixin, CreatedAtMixin, Base):
 class Job(IdMixin, CreatedAtMixin, Base):
     __tablename__ = "jobs"
     __table_args__ = (
-        Index("ix_jobs_user_created", "user_id", "created_at"),
-        Index("ix_jobs_project_created", "project_id", "created_at"),
+        Index("ix_jobs_user_created", "user_id", "created_at", "id"),
+        Index("ix_jobs_user_status_created", "user_id", "status", "created_at", "id"),
+        Index("ix_jobs_project_created", "project_id", "created_at", "id"),
         Index("ix_jobs_status_updated", "status", "updated_at"),
     )
 

@@ -6,8 +6,7 @@ from fastapi import APIRouter, Request, status
 
 from app.assets.router import IMAGE_UPLOAD_ERRORS
 from app.assets.service import StorageFailed
-from app.auth.deps import CurrentUser
-from app.auth.router import AUTHED
+from app.auth.deps import AUTHED, CurrentUser, CurrentUserRow
 from app.auth.schemas import UserOut
 from app.auth.service import UsernameTaken, WrongPassword
 from app.config import API_PREFIX
@@ -26,7 +25,7 @@ async def get_profile(user: CurrentUser) -> UserOut:
 
 
 @router.patch("", response_model=UserOut, responses=responses(UsernameTaken, Unprocessable))
-async def update_profile(body: ProfileUpdate, user: CurrentUser, session: SessionDep) -> UserOut:
+async def update_profile(body: ProfileUpdate, user: CurrentUserRow, session: SessionDep) -> UserOut:
     updated = await service.update_profile(session=session, user=user, data=body)
     return UserOut.model_validate(updated)
 
@@ -38,7 +37,7 @@ async def update_profile(body: ProfileUpdate, user: CurrentUser, session: Sessio
     openapi_extra=multipart_openapi(file_field="file"),
 )
 async def upload_avatar(
-    request: Request, user: CurrentUser, session: SessionDep, ports: PortsDep
+    request: Request, user: CurrentUserRow, session: SessionDep, ports: PortsDep
 ) -> UserOut:
     """Set the profile photo from a PNG, JPEG or WebP upload (multipart `file`).
 
@@ -59,7 +58,7 @@ async def upload_avatar(
     responses=responses(WrongPassword, StorageFailed),
 )
 async def delete_profile(
-    body: DeleteAccountRequest, user: CurrentUser, session: SessionDep, ports: PortsDep
+    body: DeleteAccountRequest, user: CurrentUserRow, session: SessionDep, ports: PortsDep
 ) -> None:
     """Delete the account, its sessions, rows and stored files. Needs the password."""
     await service.delete_account(session=session, ports=ports, user=user, password=body.password)

@@ -9,14 +9,9 @@ from fastapi import Depends
 
 from app.auth.deps import CurrentUser
 from app.deps import SessionDep
-from app.kit.errors import NotFound
 from app.models import Project
 from app.projects import repository
-
-
-class ProjectNotFound(NotFound):
-    code = "not_found"
-    message = "Project not found."
+from app.projects.service import ProjectNotFound
 
 
 async def get_owned_project(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit.pagination import PageParams, Window, fetch_window
 from app.models import Job, JobStatus, Project
 
 
@@ -19,16 +20,14 @@ async def get_owned(
 
 
 async def list_owned(
-    session: AsyncSession, *, user_id: uuid.UUID, status: str | None, limit: int, offset: int
-) -> tuple[list[Project], int]:
+    session: AsyncSession, *, user_id: uuid.UUID, status: str | None, page: PageParams
+) -> Window[Project]:
     query = select(Project).where(Project.user_id == user_id)
     if status is not None:
         query = query.where(Project.status == status)
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(
-        query.order_by(Project.created_at.desc(), Project.id.desc()).limit(limit).offset(offset)
+    return await fetch_window(
+        session, query, params=page, timestamp=Project.created_at, id=Project.id
     )
-    return list(rows), int(total or 0)
 
 
 async def has_active_job(session: AsyncSession, project_id: uuid.UUID) -> bool:

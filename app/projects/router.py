@@ -6,22 +6,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from app.auth.deps import CurrentUser
-from app.auth.router import AUTHED
+from app.auth.deps import AUTHED, CurrentUser
 from app.config import API_PREFIX
 from app.deps import PortsDep, SessionDep
 from app.jobs import service as jobs_service
 from app.jobs.schemas import JobOut
 from app.kit.errors import Unprocessable, responses
-from app.kit.pagination import Page, PageParamsDep
+from app.kit.pagination import InvalidCursor, Page, PageParamsDep
 from app.models import ProjectStatus
 from app.projects import repository, service
-from app.projects.deps import OwnedProject, ProjectNotFound
+from app.projects.deps import OwnedProject
 from app.projects.schemas import ProjectCreate, ProjectOut, ProjectUpdate
 from app.providers.registry import UnknownModel
 
 router = APIRouter(prefix=f"{API_PREFIX}/projects", tags=["projects"], responses=AUTHED)
-NOT_FOUND = responses(ProjectNotFound)
+NOT_FOUND = responses(service.ProjectNotFound)
 
 
 @router.post(
@@ -36,26 +35,17 @@ async def create_project(body: ProjectCreate, user: CurrentUser, session: Sessio
     return ProjectOut.model_validate(project)
 
 
-@router.get("", response_model=Page[ProjectOut])
+@router.get("", response_model=Page[ProjectOut], responses=responses(InvalidCursor))
 async def list_projects(
     user: CurrentUser,
     session: SessionDep,
     page: PageParamsDep,
     status_filter: Annotated[ProjectStatus | None, Query(alias="status")] = None,
 ) -> Page[ProjectOut]:
-    rows, total = await repository.list_owned(
-        session,
-        user_id=user.id,
-        status=status_filter.value if status_filter else None,
-        limit=page.limit,
-        offset=page.offset,
+    window = await repository.list_owned(
+        session, user_id=user.id, status=status_filter.value if status_filter else None, page=page
     )
-    return Page(
-        items=[ProjectOut.model_validate(row) for row in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return Page.of(window, [ProjectOut.model_validate(row) for row in window.rows])
 
 
 @router.get("/{project_id}", response_model=ProjectOut, responses=NOT_FOUND)
@@ -90,7 +80,11 @@ async def delete_project(
     await service.delete_project(session=session, ports=ports, user=user, project=project)
 
 
-@router.get("/{project_id}/jobs", response_model=Page[JobOut], responses=NOT_FOUND)
+@router.get(
+    "/{project_id}/jobs",
+    response_model=Page[JobOut],
+    responses={**NOT_FOUND, **responses(InvalidCursor)},
+)
 async def list_project_jobs(
     project: OwnedProject, session: SessionDep, ports: PortsDep, page: PageParamsDep
 ) -> Page[JobOut]:
@@ -100,6 +94,5 @@ async def list_project_jobs(
         user_id=project.user_id,
         project_id=project.id,
         status=None,
-        limit=page.limit,
-        offset=page.offset,
+        page=page,
     )

@@ -8,13 +8,19 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.assets import repository as assets_repository
+from app.auth.identity import SignedInUser
 from app.kit.db import after_commit
-from app.kit.errors import Conflict, Unprocessable
-from app.models import Asset, AssetType, Project, User
+from app.kit.errors import Conflict, NotFound, Unprocessable
+from app.models import Asset, AssetType, Project
 from app.ports import Ports
 from app.projects import repository
 from app.projects.schemas import PLATFORM_SIZES, ProjectCreate, ProjectUpdate
 from app.providers.registry import get_model
+
+
+class ProjectNotFound(NotFound):
+    code = "not_found"
+    message = "Project not found."
 
 
 class InvalidAssetReference(Unprocessable):
@@ -30,7 +36,7 @@ class ProjectBusy(Conflict):
 async def _check_assets(
     session: AsyncSession,
     *,
-    user: User,
+    user: SignedInUser,
     ids: Sequence[uuid.UUID],
     allowed: set[AssetType],
     field: str,
@@ -51,7 +57,7 @@ async def _check_assets(
             )
 
 
-async def _validate(session: AsyncSession, *, user: User, project: Project) -> None:
+async def _validate(session: AsyncSession, *, user: SignedInUser, project: Project) -> None:
     if project.model_pref is not None:
         get_model(project.model_pref)
     await _check_assets(
@@ -89,7 +95,9 @@ def _size(platform: str, width: int | None, height: int | None) -> tuple[int, in
     return width or preset[0], height or preset[1]
 
 
-async def create_project(*, session: AsyncSession, user: User, data: ProjectCreate) -> Project:
+async def create_project(
+    *, session: AsyncSession, user: SignedInUser, data: ProjectCreate
+) -> Project:
     width, height = _size(data.platform, data.width, data.height)
     project = Project(
         user_id=user.id,
@@ -112,7 +120,7 @@ async def create_project(*, session: AsyncSession, user: User, data: ProjectCrea
 
 
 async def update_project(
-    *, session: AsyncSession, user: User, project: Project, data: ProjectUpdate
+    *, session: AsyncSession, user: SignedInUser, project: Project, data: ProjectUpdate
 ) -> Project:
     changes = data.model_dump(exclude_unset=True)
     for required in ("mode", "platform", "headline", "width", "height"):
@@ -135,7 +143,7 @@ async def update_project(
 
 
 async def delete_project(
-    *, session: AsyncSession, ports: Ports, user: User, project: Project
+    *, session: AsyncSession, ports: Ports, user: SignedInUser, project: Project
 ) -> None:
     if await repository.has_active_job(session, project.id):
         raise ProjectBusy()

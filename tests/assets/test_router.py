@@ -6,7 +6,7 @@ import hashlib
 import io
 import uuid
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
@@ -16,9 +16,10 @@ from PIL import Image
 from sqlalchemy.exc import IntegrityError
 
 from app.assets import service
+from app.auth.identity import SignedInUser
 from app.kit.db import transaction
 from app.kit.uploads import UploadedFile
-from app.models import AssetType, User
+from app.models import AssetType
 from tests.auth.test_router import assert_error
 from tests.factories import API, TestUser
 from tests.images import (
@@ -109,7 +110,7 @@ class TestUpload:
         response = await upload(client, user, data, filename="x.png", content_type="image/png")
         assert_error(response, 415, "unsupported_media_type")
         assert stored_files(app) == []
-        listing = await client.get(f"{API}/assets", headers=user.headers)
+        listing = await client.get(f"{API}/assets?include_total=true", headers=user.headers)
         assert listing.json()["total"] == 0
 
     @pytest.mark.parametrize(
@@ -312,7 +313,7 @@ class TestListAndRead:
         third = await upload_ok(client, user, type="selfie")
         await upload_ok(client, other, type="selfie")
 
-        page = (await client.get(f"{API}/assets", headers=user.headers)).json()
+        page = (await client.get(f"{API}/assets?include_total=true", headers=user.headers)).json()
         assert page["total"] == 3
         assert (page["limit"], page["offset"]) == (20, 0)
         assert [item["id"] for item in page["items"]] == [third["id"], second["id"], first["id"]]
@@ -320,7 +321,10 @@ class TestListAndRead:
             assert (await fetch(client, item["url"])).status_code == 200
 
         page = (
-            await client.get(f"{API}/assets?type=selfie&limit=1&offset=1", headers=user.headers)
+            await client.get(
+                f"{API}/assets?type=selfie&limit=1&offset=1&include_total=true",
+                headers=user.headers,
+            )
         ).json()
         assert page["total"] == 2
         assert [item["id"] for item in page["items"]] == [first["id"]]
@@ -350,7 +354,9 @@ class TestListAndRead:
         assert_error(response, 404, "not_found")
         response = await client.get(f"{API}/assets/{uuid.uuid4()}", headers=user.headers)
         assert_error(response, 404, "not_found")
-        listing = (await client.get(f"{API}/assets", headers=other.headers)).json()
+        listing = (
+            await client.get(f"{API}/assets?include_total=true", headers=other.headers)
+        ).json()
         assert listing["total"] == 0
 
     async def test_malformed_id_is_404(self, client: httpx.AsyncClient, user: TestUser):
@@ -405,18 +411,26 @@ class TestNothingHalfWritten:
         (bucket_dir(app) / user.id).write_bytes(b"in the way")
         response = await upload(client, user, image_bytes())
         assert_error(response, 503, "storage_unavailable")
-        listing = (await client.get(f"{API}/assets", headers=user.headers)).json()
+        listing = (
+            await client.get(f"{API}/assets?include_total=true", headers=user.headers)
+        ).json()
         assert listing["total"] == 0
 
     async def test_when_the_row_cannot_be_written_the_file_is_removed(self, app: FastAPI):
         ports = app.state.ports
         # An account deleted while its upload was under way: the insert breaks the foreign key.
-        ghost = User(
+        ghost = SignedInUser(
             id=uuid.uuid4(),
             email="ghost@example.com",
             username="ghost",
             full_name="Ghost",
             dob=date(1990, 1, 1),
+            bio=None,
+            avatar_url=None,
+            role="user",
+            credits=0,
+            email_confirmed_at=None,
+            created_at=datetime.now(UTC),
         )
 
         async def upload_in_one_request() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
@@ -128,7 +130,9 @@ class TestConfirm:
         headers = {"Authorization": f"Bearer {tokens['access_token']}"}
         balance = await client.get(f"{API}/credits/balance", headers=headers)
         assert balance.json() == {"credits": 10}
-        ledger = (await client.get(f"{API}/credits/transactions", headers=headers)).json()
+        ledger = (
+            await client.get(f"{API}/credits/transactions?include_total=true", headers=headers)
+        ).json()
         assert ledger["total"] == 1
         [row] = ledger["items"]
         assert row["delta"] == 10
@@ -252,6 +256,18 @@ class TestAccessTokens:
             f"{API}/auth/me", headers={"Authorization": f"Bearer {expired}"}
         )
         assert_error(response, 401, "invalid_token")
+
+    async def test_a_token_accepted_before_is_refused_once_it_expires(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ):
+        claims = await self._claims(client, app)
+        expires = int(time.time()) + 2
+        claims.update(iat=expires - 900, exp=expires)
+        token = jwt.encode(claims, TEST_JWT_SECRET, "HS256")
+        headers = {"Authorization": f"Bearer {token}"}
+        assert (await client.get(f"{API}/auth/me", headers=headers)).status_code == 200
+        await asyncio.sleep(max(0.0, expires - time.time()) + 0.05)
+        assert_error(await client.get(f"{API}/auth/me", headers=headers), 401, "invalid_token")
 
     async def test_tampered_payload_is_refused(self, client: httpx.AsyncClient, app: FastAPI):
         user = await create_user(app)

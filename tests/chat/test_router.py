@@ -27,7 +27,7 @@ class TestChats:
         assert chat["session_name"] == "Banana bread"
         named = await new_chat(client, user, session_name="Ideas")
         assert named["project_id"] is None
-        listed = (await client.get(f"{API}/chat", headers=user.headers)).json()
+        listed = (await client.get(f"{API}/chat?include_total=true", headers=user.headers)).json()
         assert listed["total"] == 2
         one = await client.get(f"{API}/chat/{chat['chat_id']}", headers=user.headers)
         assert one.json()["project_id"] == project["id"]
@@ -58,7 +58,9 @@ class TestChats:
                 method, f"{API}/chat/{chat['chat_id']}{suffix}", json=body, headers=stranger.headers
             )
             assert_error(response, 404, "not_found")
-        messages = await client.get(f"{API}/chat/{chat['chat_id']}/messages", headers=owner.headers)
+        messages = await client.get(
+            f"{API}/chat/{chat['chat_id']}/messages?include_total=true", headers=owner.headers
+        )
         assert messages.json()["total"] == 0
 
 
@@ -80,7 +82,9 @@ class TestMessages:
             assert exchange["reply"]["sender"] == "ai"
             assert exchange["reply"]["content"]
         page = (
-            await client.get(f"{API}/chat/{chat['chat_id']}/messages", headers=user.headers)
+            await client.get(
+                f"{API}/chat/{chat['chat_id']}/messages?include_total=true", headers=user.headers
+            )
         ).json()
         assert page["total"] == 4
         assert [(m["sender"], m["content"][:6]) for m in page["items"]][::2] == [
@@ -140,7 +144,9 @@ class TestMessages:
         )
         assert_error(broke, 402, "insufficient_credits")
         page = (
-            await client.get(f"{API}/chat/{chat['chat_id']}/messages", headers=user.headers)
+            await client.get(
+                f"{API}/chat/{chat['chat_id']}/messages?include_total=true", headers=user.headers
+            )
         ).json()
         # The refused message was not stored: all or nothing.
         assert page["total"] == 4

@@ -113,7 +113,7 @@ class TestEndpoints:
                 )
                 await session.commit()
         page = await client.get(
-            f"{API}/credits/transactions?limit=2&offset=1", headers=user.headers
+            f"{API}/credits/transactions?limit=2&offset=1&include_total=true", headers=user.headers
         )
         body = page.json()
         assert body["total"] == 4

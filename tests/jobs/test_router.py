@@ -98,7 +98,7 @@ class TestSubmitAndRun:
         )
         assert_error(response, 402, "insufficient_credits")
         assert await balance(client, user) == 2
-        jobs = (await client.get(f"{API}/jobs", headers=user.headers)).json()
+        jobs = (await client.get(f"{API}/jobs?include_total=true", headers=user.headers)).json()
         assert jobs["total"] == 1
 
     @pytest.mark.parametrize(
@@ -157,7 +157,9 @@ class TestSubmitAndRun:
         ]:
             response = await client.request(method, f"{API}{path}", headers=stranger.headers)
             assert_error(response, 404, "not_found")
-        listed = (await client.get(f"{API}/jobs", headers=stranger.headers)).json()
+        listed = (
+            await client.get(f"{API}/jobs?include_total=true", headers=stranger.headers)
+        ).json()
         assert listed["total"] == 0
         assert await balance(client, stranger) == 10
 
@@ -176,7 +178,7 @@ class TestIdempotency:
         assert first.status_code == second.status_code == 202
         assert first.json() == second.json()
         assert await balance(client, user) == 8
-        jobs = (await client.get(f"{API}/jobs", headers=user.headers)).json()
+        jobs = (await client.get(f"{API}/jobs?include_total=true", headers=user.headers)).json()
         assert jobs["total"] == 1
 
     async def test_same_key_with_another_body_is_422(self, client: httpx.AsyncClient, app: FastAPI):
@@ -302,10 +304,14 @@ class TestHistoryAndEvents:
         await submit_job(client, user, second["id"])
         await held.release()
         await submit_job(client, user, second["id"])
-        queued = (await client.get(f"{API}/jobs?status=queued", headers=user.headers)).json()
+        queued = (
+            await client.get(f"{API}/jobs?status=queued&include_total=true", headers=user.headers)
+        ).json()
         assert queued["total"] == 1
         by_project = (
-            await client.get(f"{API}/jobs?project_id={second['id']}", headers=user.headers)
+            await client.get(
+                f"{API}/jobs?project_id={second['id']}&include_total=true", headers=user.headers
+            )
         ).json()
         assert by_project["total"] == 2
         project_jobs = (

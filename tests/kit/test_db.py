@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
+from app.kit.db import Database
 from tests.conftest import http_client, make_settings, running_app
 from tests.factories import API, create_user
 
@@ -43,3 +45,38 @@ async def test_writers_wait_for_each_other_instead_of_failing(sqlite_database: s
         response = await patch
         assert response.status_code == 200
         assert response.json()["bio"] == "second"
+
+
+class TestPostgresEngine:
+    """Which asyncpg options a URL gets; the engine connects lazily, so no server is needed."""
+
+    def test_statement_cache_on_for_a_direct_connection(self):
+        database = Database("postgresql+asyncpg://app:secret@db.example.com:5432/postgres")
+        assert database.statement_cache
+        assert not database.engine.pool._pre_ping
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "postgresql+asyncpg://app:secret@aws-0-eu.pooler.supabase.com:6543/postgres",
+            "postgresql+asyncpg://app:secret@pgbouncer.internal:5432/app?pgbouncer=true",
+        ],
+    )
+    def test_statement_cache_off_behind_a_transaction_pooler(self, url: str):
+        database = Database(url)
+        assert not database.statement_cache
+        # Our flag, not a server setting: asyncpg must not send it on.
+        assert "pgbouncer" not in database.url.query
+
+    def test_the_setting_overrides_the_guess(self):
+        url = "postgresql+asyncpg://app:secret@db.example.com:5432/postgres"
+        assert not Database(url, statement_cache=False).statement_cache
+
+
+def test_uvicorn_extras_stay_out_of_the_vercel_bundle():
+    root = Path(__file__).resolve().parents[2]
+    runtime = (root / "requirements.txt").read_text().lower()
+    server = (root / "requirements-server.txt").read_text().lower()
+    for package in ("uvloop", "httptools"):
+        assert package not in runtime
+        assert f"{package}==" in server

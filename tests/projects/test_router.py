@@ -64,7 +64,9 @@ class TestCreate:
         user = await create_user(app)
         response = await client.post(f"{API}/projects", json=body, headers=user.headers)
         assert response.status_code == 422, response.text
-        listed = (await client.get(f"{API}/projects", headers=user.headers)).json()
+        listed = (
+            await client.get(f"{API}/projects?include_total=true", headers=user.headers)
+        ).json()
         assert listed["total"] == 0
 
     async def test_unknown_model_preference_is_422(self, client: httpx.AsyncClient, app: FastAPI):
@@ -89,12 +91,20 @@ class TestReadUpdateDelete:
         user = await create_user(app)
         for index in range(3):
             await create_project(client, user, headline=f"Project {index}")
-        page = (await client.get(f"{API}/projects?limit=2", headers=user.headers)).json()
+        page = (
+            await client.get(f"{API}/projects?limit=2&include_total=true", headers=user.headers)
+        ).json()
         assert page["total"] == 3
         assert [p["headline"] for p in page["items"]] == ["Project 2", "Project 1"]
-        drafts = (await client.get(f"{API}/projects?status=draft", headers=user.headers)).json()
+        drafts = (
+            await client.get(
+                f"{API}/projects?status=draft&include_total=true", headers=user.headers
+            )
+        ).json()
         assert drafts["total"] == 3
-        done = (await client.get(f"{API}/projects?status=done", headers=user.headers)).json()
+        done = (
+            await client.get(f"{API}/projects?status=done&include_total=true", headers=user.headers)
+        ).json()
         assert done["total"] == 0
 
     async def test_patch_changes_the_fields_sent(self, client: httpx.AsyncClient, app: FastAPI):
