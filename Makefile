@@ -4,7 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-export HOST PORT
+# Proxies whose X-Forwarded-For uvicorn believes when it sets the client address (comma list).
+FORWARDED_ALLOW_IPS ?= 127.0.0.1
+export HOST PORT FORWARDED_ALLOW_IPS
 
 .PHONY: run test lint typecheck pytest migrate sql format bench bundle-size clean
 
@@ -24,7 +26,8 @@ $(VENV)/.dev-installed: requirements.txt requirements-server.txt requirements-de
 
 ## run: apply migrations and serve the API on $HOST:$PORT (embedded defaults need nothing else)
 run: $(VENV)/.runtime-installed migrate
-	$(BIN)/python -m uvicorn api.index:app --host $(HOST) --port $(PORT)
+	$(BIN)/python -m uvicorn api.index:app --host $(HOST) --port $(PORT) \
+		--forwarded-allow-ips "$(FORWARDED_ALLOW_IPS)"
 
 migrate: $(VENV)/.runtime-installed
 	$(BIN)/python -m alembic upgrade head

@@ -54,6 +54,20 @@ class Platform(StrEnum):
     AWS_LAMBDA = "aws_lambda"
 
 
+class JobDispatch(StrEnum):
+    """`JOB_DISPATCH`: how jobs reach a runner; `auto` picks by configuration and platform."""
+
+    AUTO = "auto"
+    QSTASH = "qstash"
+    LAMBDA = "lambda"
+    VERCEL = "vercel"
+    IN_PROCESS = "in_process"
+
+
+class ConfigurationError(Exception):
+    """The configuration cannot work where the process runs; the message names the fix."""
+
+
 def detect_platform() -> Platform:
     if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
         return Platform.AWS_LAMBDA
@@ -137,6 +151,7 @@ class Settings(BaseSettings):
     signed_url_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86400)
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_upload_pixels: int = Field(default=40_000_000, ge=1)
+    allow_local_storage: bool = False
 
     # Image providers (a model whose key is missing is listed as unavailable)
     gemini_api_key: SecretStr | None = None
@@ -156,8 +171,14 @@ class Settings(BaseSettings):
     job_stale_after_seconds: int = Field(default=120, ge=1)
     sweep_interval_seconds: int = Field(default=60, ge=0)
     idempotency_ttl_hours: int = Field(default=24, ge=1)
+    # Progress streams: each ends after this long (unset: 25 s on AWS Lambda, whose API Gateway
+    # cuts responses at 29 s, else 55 s) and EventSource reconnects; at most this many per user.
+    sse_max_seconds: float | None = Field(default=None, gt=0, le=3600)
+    sse_max_streams_per_user: int = Field(default=3, ge=1)
 
-    # Durable dispatch through QStash (in-request background work when unset)
+    # Dispatch: QStash when its token is set, else the platform's own way, else in-process
+    job_dispatch: JobDispatch = JobDispatch.AUTO
+    allow_in_process_dispatch: bool = False
     qstash_token: SecretStr | None = None
     qstash_url: str = ""
     qstash_current_signing_key: SecretStr | None = None
@@ -218,6 +239,11 @@ class Settings(BaseSettings):
     def _empty_secret_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
+    @field_validator("sse_max_seconds", mode="before")
+    @classmethod
+    def _empty_is_the_platform_default(cls, value: object) -> object:
+        return None if value == "" else value
+
     @model_validator(mode="after")
     def _default_public_base_url(self) -> Settings:
         if not self.public_base_url:
@@ -258,6 +284,19 @@ class Settings(BaseSettings):
                 "QSTASH_TOKEN needs QSTASH_CURRENT_SIGNING_KEY (and QSTASH_NEXT_SIGNING_KEY): "
                 "without them every delivery to the job endpoint is refused"
             )
+        if self.is_serverless and not self.uses_supabase_storage and not self.allow_local_storage:
+            raise ValueError(
+                "production on a serverless platform needs SUPABASE_URL and "
+                "SUPABASE_SERVICE_ROLE_KEY: the local storage folder vanishes with the function "
+                "instance, and with it every upload and render (set ALLOW_LOCAL_STORAGE=true to "
+                "accept that)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _dispatch_needs_its_service(self) -> Settings:
+        if self.job_dispatch is JobDispatch.QSTASH and self.qstash_token is None:
+            raise ValueError("JOB_DISPATCH=qstash needs QSTASH_TOKEN (and the signing keys)")
         return self
 
     @model_validator(mode="after")
@@ -302,6 +341,12 @@ class Settings(BaseSettings):
     @property
     def is_serverless(self) -> bool:
         return self.platform is not Platform.SERVER
+
+    @property
+    def event_stream_seconds(self) -> float:
+        if self.sse_max_seconds is not None:
+            return self.sse_max_seconds
+        return 25.0 if self.platform is Platform.AWS_LAMBDA else 55.0
 
     @property
     def resolved_database_url(self) -> str:

@@ -151,3 +151,17 @@ class TestPaymentSettings:
         )
         with pytest.raises(ValidationError, match="same id"):
             Settings(_env_file=None)
+
+
+class TestEventStreams:
+    def test_streams_end_before_api_gateway_cuts_them_on_lambda(
+        self, monkeypatch: pytest.MonkeyPatch
+    ):
+        monkeypatch.delenv("VERCEL", raising=False)
+        assert Settings(_env_file=None).event_stream_seconds == 55
+        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "mugshot-api")
+        assert Settings(_env_file=None).event_stream_seconds == 25
+        assert Settings(_env_file=None, sse_max_seconds=10).event_stream_seconds == 10
+        # As .env.example leaves it: empty means the platform's default.
+        monkeypatch.setenv("SSE_MAX_SECONDS", "")
+        assert Settings(_env_file=None).event_stream_seconds == 25

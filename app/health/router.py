@@ -22,9 +22,14 @@ class PortHealth(BaseModel):
     error: str | None = None
 
 
+class DispatchHealth(PortHealth):
+    # Whether a job still runs to its end after the response that queued it was sent.
+    finishes_after_response: bool
+
+
 class HealthOut(BaseModel):
     status: Literal["ok", "degraded", "down"]
-    checks: dict[str, PortHealth]
+    checks: dict[str, DispatchHealth | PortHealth]
 
 
 class VersionOut(BaseModel):
@@ -58,6 +63,13 @@ async def health(ports: PortsDep) -> JSONResponse:
         "kv": await _check(ports.kv.name, ports.kv.ping),
         "mail": await _check(ports.mailer.name, ports.mailer.ping),
         "storage": await _check(ports.storage.name, ports.storage.ping),
+        # Nothing to call: dispatch reports which adapter the selection rule picked.
+        "dispatch": DispatchHealth(
+            status="ok",
+            adapter=ports.dispatcher.name,
+            latency_ms=0.0,
+            finishes_after_response=ports.dispatcher.finishes_after_response,
+        ),
     }
     if checks["database"].status == "error":
         overall: Literal["ok", "degraded", "down"] = "down"

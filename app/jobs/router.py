@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterable
 from typing import Annotated
@@ -15,9 +13,10 @@ from app.auth.deps import AUTHED, CurrentUser
 from app.config import API_PREFIX
 from app.credits.service import InsufficientCredits
 from app.deps import PortsDep, SessionDep
-from app.jobs import repository, service
-from app.jobs.deps import OwnedJob
-from app.jobs.schemas import JobCreate, JobCreated, JobEvent, JobOut, ModelOut
+from app.jobs import service
+from app.jobs.deps import OwnedJob, StreamCursorDep, StreamSettingsDep, StreamSlot
+from app.jobs.events import InvalidLastEventId, TooManyStreams, job_event_stream
+from app.jobs.schemas import JobCreate, JobCreated, JobOut, ModelOut
 from app.kit.errors import responses
 from app.kit.pagination import InvalidCursor, Page, PageParamsDep
 from app.models import JobStatus
@@ -26,11 +25,6 @@ from app.providers.registry import InvalidModelParameter, ModelUnavailable, Unkn
 
 router = APIRouter(prefix=API_PREFIX, tags=["jobs"])
 NOT_FOUND = responses(service.JobNotFound)
-
-# How often a stream looks at the job, and when it sends a keep-alive comment.
-EVENT_POLL_SECONDS = 0.5
-EVENT_KEEPALIVE_SECONDS = 15.0
-EVENT_STREAM_MAX_SECONDS = 600.0
 
 
 @router.get("/models", response_model=list[ModelOut])
@@ -118,35 +112,21 @@ async def cancel_job(job: OwnedJob, session: SessionDep, ports: PortsDep) -> Job
 @router.get(
     "/jobs/{job_id}/events",
     response_class=EventSourceResponse,
-    responses={**AUTHED, **NOT_FOUND},
+    responses={**AUTHED, **NOT_FOUND, **responses(InvalidLastEventId, TooManyStreams)},
 )
-async def job_events(job: OwnedJob, ports: PortsDep) -> AsyncIterable[ServerSentEvent]:
-    """Server-sent events: a `status` event whenever status or progress changes, until the
-    job ends (the last event is `end`)."""
-    job_id = job.id
-    last: JobEvent | None = None
-    started = last_sent = time.monotonic()
-    while time.monotonic() - started < EVENT_STREAM_MAX_SECONDS:
-        async with ports.database.sessionmaker() as session:
-            current = await repository.get(session, job_id)
-            produced = len(await repository.produced_variants(session, job_id))
-        if current is None:
-            yield ServerSentEvent(data={"id": str(job_id), "status": "deleted"}, event="end")
-            return
-        event = JobEvent(
-            id=current.id,
-            status=current.status,
-            progress=current.progress,
-            error=current.error,
-            renders=produced,
-        )
-        if event != last:
-            final = JobStatus(current.status).is_final
-            yield ServerSentEvent(data=event, event="end" if final else "status")
-            last, last_sent = event, time.monotonic()
-            if final:
-                return
-        elif time.monotonic() - last_sent > EVENT_KEEPALIVE_SECONDS:
-            yield ServerSentEvent(comment="keep-alive")
-            last_sent = time.monotonic()
-        await asyncio.sleep(EVENT_POLL_SECONDS)
+async def job_events(
+    job: OwnedJob,
+    ports: PortsDep,
+    cursor: StreamCursorDep,
+    stream: StreamSettingsDep,
+    _slot: StreamSlot,
+) -> AsyncIterable[ServerSentEvent]:
+    """Server-sent events: `render` ({variant, url, width, height}) as each variant lands,
+    `status` when status or progress changes, and `end` with the final state.
+
+    Each stream ends after `SSE_MAX_SECONDS` and EventSource reconnects (`retry:`), resuming
+    after its `Last-Event-ID`; close the EventSource on `end`. At most
+    `SSE_MAX_STREAMS_PER_USER` streams per user are open at once (429 beyond).
+    """
+    async for event in job_event_stream(ports=ports, job_id=job.id, cursor=cursor, stream=stream):
+        yield event

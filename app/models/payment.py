@@ -27,7 +27,7 @@ PAYMENT_STATUSES = tuple(status.value for status in PaymentStatus)
 class Payment(CreatedAtMixin, Base):
     __tablename__ = "payments"
     __table_args__ = (
-        Index("ix_payments_user_created", "user_id", "created_at"),
+        Index("ix_payments_user_created", "user_id", "created_at", "id"),
         UniqueConstraint("user_id", "idempotency_key", name="uq_payments_user_idempotency_key"),
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("credits > 0", name="credits_positive"),

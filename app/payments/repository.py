@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit.pagination import PageParams, Window, fetch_window
 from app.models import Payment, User
 
 
@@ -73,16 +74,9 @@ async def forget_idempotency_key(session: AsyncSession, order_id: uuid.UUID) -> 
 
 
 async def list_owned(
-    session: AsyncSession, *, user_id: uuid.UUID, limit: int, offset: int
-) -> tuple[list[Payment], int]:
-    total = await session.scalar(
-        select(func.count()).select_from(Payment).where(Payment.user_id == user_id)
+    session: AsyncSession, *, user_id: uuid.UUID, page: PageParams
+) -> Window[Payment]:
+    query = select(Payment).where(Payment.user_id == user_id)
+    return await fetch_window(
+        session, query, params=page, timestamp=Payment.created_at, id=Payment.id
     )
-    rows = await session.scalars(
-        select(Payment)
-        .where(Payment.user_id == user_id)
-        .order_by(Payment.created_at.desc(), Payment.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    return list(rows), int(total or 0)

@@ -11,8 +11,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from app.adapters.payments import InvalidSignature, PaymentProvider, ProviderName
-from app.auth.deps import CurrentUser
-from app.auth.router import AUTHED
+from app.auth.deps import AUTHED, CurrentUser
 from app.config import API_PREFIX
 from app.deps import PortsDep, SessionDep
 from app.jobs.service import IdempotencyKeyInFlight, IdempotencyKeyReused
@@ -137,15 +136,8 @@ async def list_orders(
     user: CurrentUser, session: SessionDep, page: PageParamsDep
 ) -> Page[OrderOut]:
     """The caller's payment orders, newest first."""
-    rows, total = await repository.list_owned(
-        session, user_id=user.id, limit=page.limit, offset=page.offset
-    )
-    return Page(
-        items=[OrderOut.model_validate(row) for row in rows],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
-    )
+    window = await repository.list_owned(session, user_id=user.id, page=page)
+    return Page.of(window, [OrderOut.model_validate(row) for row in window.rows])
 
 
 @router.get(

@@ -28,6 +28,7 @@ from app.adapters.payments import (
     ProviderName,
     ProviderNotConfigured,
 )
+from app.auth.identity import SignedInUser
 from app.config import CreditPackage, Settings
 from app.credits import repository as credits_repository
 from app.credits.service import CreditReason, apply_credit_change
@@ -135,7 +136,7 @@ async def purchase(
     *,
     session: AsyncSession,
     ports: Ports,
-    user: User,
+    user: SignedInUser,
     data: PurchaseIn,
     idempotency_key: str | None = None,
 ) -> tuple[int, dict[str, Any]]:
@@ -369,7 +370,7 @@ def receipt_mail(*, user: User, payment: Payment, balance: int) -> Mail:
 
 
 async def verify_razorpay(
-    *, session: AsyncSession, ports: Ports, user: User, data: VerifyIn
+    *, session: AsyncSession, ports: Ports, user: SignedInUser, data: VerifyIn
 ) -> Payment:
     """Check the Checkout.js signature, confirm the capture with Razorpay, then apply it.
 

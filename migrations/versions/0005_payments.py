@@ -1,7 +1,7 @@
 """Payments: credit purchases through Razorpay, Stripe or the local test checkout.
 
 Revision ID: 0005_payments
-Revises: 0003_projects_jobs_chat
+Revises: 0004_list_indexes
 Create Date: 2026-12-02
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from migrations.rls import enable_row_level_security
 
 revision: str = "0005_payments"
-down_revision: str | None = "0003_projects_jobs_chat"
+down_revision: str | None = "0004_list_indexes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -69,7 +69,7 @@ def upgrade() -> None:
             name=op.f("ck_payments_refund_within_credits"),
         ),
     )
-    op.create_index("ix_payments_user_created", "payments", ["user_id", "created_at"])
+    op.create_index("ix_payments_user_created", "payments", ["user_id", "created_at", "id"])
     enable_row_level_security("payments")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -11,9 +13,10 @@ from fastapi import FastAPI
 
 from app.adapters.kv import UpstashKeyValueStore
 from app.config import Settings
-from tests.conftest import UPSTASH_TOKEN, http_client, make_settings, running_app
+from tests.conftest import ROOT, UPSTASH_TOKEN, http_client, make_settings, running_app
 from tests.factories import API, create_user, signup_body
 from tests.support.services import free_loopback_port
+from tests.support.uvicorn_server import uvicorn_server
 
 
 def limited_settings(database_url: str, data_dir: Path, **overrides: object) -> Settings:
@@ -138,7 +141,8 @@ class TestClientAddress:
         self, sqlite_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ):
         monkeypatch.setenv("VERCEL", "1")
-        settings = limited_settings(sqlite_database, tmp_path)
+        # No job runs here; in-process dispatch keeps the runtime out of this test.
+        settings = limited_settings(sqlite_database, tmp_path, job_dispatch="in_process")
         async with running_app(settings) as app:
             # Every request reaches the function from the same internal peer; the edge header
             # tells clients apart, and a client's own X-Forwarded-For changes nothing.
@@ -154,6 +158,64 @@ class TestClientAddress:
                     headers={"X-Vercel-Forwarded-For": "198.51.100.8"},
                 )
             assert other_client.status_code == 401
+
+
+class TestUvicornProxyHeaders:
+    """Under uvicorn, `X-Forwarded-For` counts only when the peer is a proxy in
+    FORWARDED_ALLOW_IPS, and then only its rightmost untrusted entry, over a real socket."""
+
+    @staticmethod
+    async def signin(http: httpx.AsyncClient, forwarded_for: str | None = None) -> int:
+        headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+        response = await http.post(
+            f"{API}/auth/signin",
+            json={"email": f"ip-{uuid.uuid4().hex[:8]}@example.com", "password": "wrong pass"},
+            headers=headers,
+        )
+        return response.status_code
+
+    async def test_an_untrusted_peers_forwarded_for_is_ignored(
+        self, sqlite_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ):
+        monkeypatch.setenv("FORWARDED_ALLOW_IPS", "10.1.2.3")
+        settings = limited_settings(sqlite_database, tmp_path)
+        async with (
+            running_app(settings) as app,
+            uvicorn_server(app) as base_url,
+            httpx.AsyncClient(base_url=base_url) as http,
+        ):
+            assert [await self.signin(http) for _ in range(3)] == [401, 401, 401]
+            assert await self.signin(http) == 429
+            assert await self.signin(http, "203.0.113.99") == 429
+
+    async def test_a_trusted_proxys_forwarded_address_is_the_client(
+        self, sqlite_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ):
+        monkeypatch.setenv("FORWARDED_ALLOW_IPS", "127.0.0.1")
+        settings = limited_settings(sqlite_database, tmp_path)
+        async with (
+            running_app(settings) as app,
+            uvicorn_server(app) as base_url,
+            httpx.AsyncClient(base_url=base_url) as http,
+        ):
+            client = "203.0.113.5"
+            assert [await self.signin(http, client) for _ in range(3)] == [401, 401, 401]
+            assert await self.signin(http, client) == 429
+            # Our proxy appends the address it saw; what the client wrote before it is ignored.
+            assert await self.signin(http, f"198.51.100.1, {client}") == 429
+            assert await self.signin(http, "203.0.113.6") == 401
+
+    def test_make_run_hands_the_trusted_proxies_to_uvicorn(self):
+        environment = {**os.environ, "FORWARDED_ALLOW_IPS": "10.0.0.7,10.0.0.8"}
+        dry_run = subprocess.run(
+            ["make", "-n", "-s", "run"],
+            cwd=ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert '--forwarded-allow-ips "10.0.0.7,10.0.0.8"' in dry_run.stdout
 
 
 class TestKeyValueOutage:

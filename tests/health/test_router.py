@@ -27,6 +27,24 @@ class TestHealth:
         assert all(check["status"] == "ok" for check in body["checks"].values())
         assert all(check["latency_ms"] >= 0 for check in body["checks"].values())
 
+    async def test_shows_the_dispatcher_the_selection_picked(
+        self, client: httpx.AsyncClient, tmp_path: Path
+    ):
+        local = (await client.get("/health")).json()["checks"]["dispatch"]
+        assert local == {
+            "status": "ok",
+            "adapter": "in_process",
+            "latency_ms": 0.0,
+            "error": None,
+            "finishes_after_response": False,
+        }
+        settings = make_settings(data_dir=tmp_path, database_url="sqlite://", qstash_token="token")
+        app = create_app(settings)
+        async with http_client(app) as queued_client:
+            durable = (await queued_client.get("/health")).json()["checks"]["dispatch"]
+        await app.state.ports.close()
+        assert (durable["adapter"], durable["finishes_after_response"]) == ("qstash", True)
+
     async def test_database_down_is_503(self, tmp_path: Path):
         # Nothing listens on that port, as when the database server is down.
         settings = make_settings(

@@ -284,8 +284,12 @@ class TestPeriodicSweep:
     ):
         for name, value in environment.items():
             monkeypatch.setenv(name, value)
+        # No job runs here, so no platform dispatcher is needed.
         settings = make_settings(
-            database_url=database_url, data_dir=tmp_path / "data", sweep_interval_seconds=interval
+            database_url=database_url,
+            data_dir=tmp_path / "data",
+            sweep_interval_seconds=interval,
+            job_dispatch="in_process",
         )
         async with served(settings):
             assert sweeper_tasks() == []

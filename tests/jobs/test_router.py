@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from io import BytesIO
 
@@ -320,25 +319,3 @@ class TestHistoryAndEvents:
         assert [j["id"] for j in project_jobs["items"]] == [j["id"] for j in by_project["items"]]
         bad = await client.get(f"{API}/jobs?status=sleeping", headers=user.headers)
         assert bad.status_code == 422
-
-    async def test_events_stream_until_the_job_ends(self, client: httpx.AsyncClient, app: FastAPI):
-        user = await create_user(app)
-        project = await create_project(client, user)
-        created = await submit_job(client, user, project["id"], variants=2)
-        events = []
-        async with client.stream(
-            "GET", f"{API}/jobs/{created['id']}/events", headers=user.headers
-        ) as response:
-            assert response.status_code == 200
-            assert response.headers["content-type"].startswith("text/event-stream")
-            event = None
-            async for line in response.aiter_lines():
-                if line.startswith("event:"):
-                    event = line.split(":", 1)[1].strip()
-                elif line.startswith("data:"):
-                    events.append((event, json.loads(line.split(":", 1)[1])))
-        assert events[-1][0] == "end"
-        assert events[-1][1]["status"] == "succeeded"
-        assert events[-1][1]["renders"] == 2
-        progress = [data["progress"] for _, data in events]
-        assert progress == sorted(progress)

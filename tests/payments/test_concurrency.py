@@ -99,5 +99,5 @@ class TestExactlyOnce:
         assert statuses in ([201, 201], [201, 409])
         created = {r.json()["order_id"] for r in responses if r.status_code == 201}
         assert len(created) == 1
-        orders = await client.get(f"{API}/credits/orders", headers=user.headers)
+        orders = await client.get(f"{API}/credits/orders?include_total=true", headers=user.headers)
         assert orders.json()["total"] == 1

@@ -263,7 +263,7 @@ class TestCheckout:
         )
         assert response.status_code == 503
         assert response.headers["retry-after"] == "5"
-        orders = await client.get(f"{API}/credits/orders", headers=user.headers)
+        orders = await client.get(f"{API}/credits/orders?include_total=true", headers=user.headers)
         assert orders.json()["total"] == 0
 
 

@@ -72,7 +72,7 @@ class TestPurchase:
     ) -> None:
         refused = await purchase(client, user, "platinum", expect=422)
         assert refused["code"] == "unknown_package"
-        orders = await client.get(f"{API}/credits/orders", headers=user.headers)
+        orders = await client.get(f"{API}/credits/orders?include_total=true", headers=user.headers)
         assert orders.json()["total"] == 0
 
     async def test_unknown_provider_name_is_422(
@@ -108,7 +108,7 @@ class TestPurchase:
 
         reused = await purchase(client, user, "studio", headers=key, expect=422)
         assert reused["code"] == "idempotency_key_reused"
-        orders = await client.get(f"{API}/credits/orders", headers=user.headers)
+        orders = await client.get(f"{API}/credits/orders?include_total=true", headers=user.headers)
         assert orders.json()["total"] == 1
 
     async def test_the_same_key_is_per_user(
@@ -128,11 +128,20 @@ class TestOrders:
         second = await purchase(client, user, "studio")
         await purchase(client, other, "creator")
 
-        listed = await client.get(f"{API}/credits/orders?limit=1", headers=user.headers)
+        listed = await client.get(
+            f"{API}/credits/orders?limit=1&include_total=true", headers=user.headers
+        )
         assert listed.status_code == 200
         page = listed.json()
         assert page["total"] == 2
         assert [item["order_id"] for item in page["items"]] == [second["order_id"]]
+        following = await client.get(
+            f"{API}/credits/orders",
+            params={"limit": 1, "cursor": page["next_cursor"]},
+            headers=user.headers,
+        )
+        assert [item["order_id"] for item in following.json()["items"]] == [first["order_id"]]
+        assert following.json()["next_cursor"] is None
         shown = await client.get(f"{API}/credits/orders/{first['order_id']}", headers=user.headers)
         assert shown.status_code == 200
         body = shown.json()

@@ -72,7 +72,9 @@ class TestCheckoutSession:
             person = await create_user(application)
             refused = await purchase(client, person, provider="stripe", expect=503)
             assert refused["code"] == "payment_provider_error"
-            orders = await client.get(f"{API}/credits/orders", headers=person.headers)
+            orders = await client.get(
+                f"{API}/credits/orders?include_total=true", headers=person.headers
+            )
             assert orders.json()["total"] == 0
 
 
