@@ -182,6 +182,17 @@ CANNOT_BE_STATED = {
     # Too few credits; a model parameter or a picture the project lacks; a reused key.
     ("POST", f"{API}/jobs"): ["402", "422"],
     ("POST", f"{API}/chat/{{chat_id}}/messages"): ["402", "422"],
+    # Every list takes `cursor`, an opaque token: one it never handed out is a 422.
+    ("GET", f"{API}/credits/transactions"): ["422"],
+    ("GET", f"{API}/credits/orders"): ["422"],
+    ("GET", f"{API}/projects"): ["422"],
+    ("GET", f"{API}/projects/{{project_id}}/jobs"): ["422"],
+    ("GET", f"{API}/jobs"): ["422"],
+    ("GET", f"{API}/chat"): ["422"],
+    ("GET", f"{API}/chat/{{chat_id}}/messages"): ["422"],
+    ("GET", f"{API}/assets"): ["422"],
+    # A Last-Event-ID this stream never sent.
+    ("GET", f"{API}/jobs/{{job_id}}/events"): ["400"],
     # The packages on sale are settings (CREDIT_PACKAGES), not part of the schema.
     ("POST", f"{API}/credits/purchase"): ["422"],
     # Assets of the wrong type, or a model that takes no such project.
