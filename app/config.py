@@ -12,7 +12,11 @@ from typing import Annotated
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.kit.security import PasswordHashCost
+
 MIN_SECRET_BYTES = 32
+MIN_PRODUCTION_HASH_MEMORY_KIB = 19 * 1024
+MIN_PRODUCTION_HASH_TIME_COST = 2
 # Every route of the public API lives under this prefix (health and version stay at the root).
 API_PREFIX = "/api/v1"
 
@@ -121,6 +125,11 @@ class Settings(BaseSettings):
     confirm_token_ttl_hours: int = 24
     reset_token_ttl_hours: int = 1
     default_user_credits: int = Field(default=10, ge=0)
+    # argon2id cost; the defaults are RFC 9106's second recommendation (also argon2-cffi's).
+    # Production refuses anything below OWASP's minimum (19 MiB, 2 passes).
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_memory_kib: int = Field(default=64 * 1024, ge=8)
+    password_hash_parallelism: int = Field(default=4, ge=1)
 
     # Rate limits: attempts per window, per client IP and per account
     rate_limit_window_seconds: int = 60
@@ -282,6 +291,15 @@ class Settings(BaseSettings):
                 "production needs UPSTASH_REDIS_REST_URL: the in-memory key-value store loses "
                 "sessions and tokens on restart (set ALLOW_EPHEMERAL_KV=true to accept that)"
             )
+        if (
+            self.password_hash_memory_kib < MIN_PRODUCTION_HASH_MEMORY_KIB
+            or self.password_hash_time_cost < MIN_PRODUCTION_HASH_TIME_COST
+        ):
+            raise ValueError(
+                "PASSWORD_HASH_MEMORY_KIB and PASSWORD_HASH_TIME_COST are too low for production "
+                f"(at least {MIN_PRODUCTION_HASH_MEMORY_KIB} KiB and "
+                f"{MIN_PRODUCTION_HASH_TIME_COST} passes)"
+            )
         if self.qstash_token is not None and self.qstash_current_signing_key is None:
             raise ValueError(
                 "QSTASH_TOKEN needs QSTASH_CURRENT_SIGNING_KEY (and QSTASH_NEXT_SIGNING_KEY): "
@@ -328,6 +346,14 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment is Environment.PRODUCTION
+
+    @property
+    def password_hash_cost(self) -> PasswordHashCost:
+        return PasswordHashCost(
+            time_cost=self.password_hash_time_cost,
+            memory_kib=self.password_hash_memory_kib,
+            parallelism=self.password_hash_parallelism,
+        )
 
     @property
     def platform(self) -> Platform:

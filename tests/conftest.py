@@ -33,6 +33,13 @@ from tests.support.upstash_server import upstash_rest_server
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
+# argon2id at its minimum cost, so tests do not spend their time hashing; the production
+# parameters have a test class of their own (tests/auth/test_password_hashing.py).
+CHEAP_PASSWORD_HASHING = {
+    "password_hash_time_cost": 1,
+    "password_hash_memory_kib": 8,
+    "password_hash_parallelism": 1,
+}
 
 
 def _service_missing(what: str, exc: Exception) -> None:
@@ -146,6 +153,9 @@ def make_settings(**overrides: object) -> Settings:
         # test. The render pool's own tests run real worker processes.
         "render_processes": 0,
     }
+    # Production refuses the cheap cost, so settings for production keep the real one.
+    if overrides.get("environment", "development") == "development":
+        values.update(CHEAP_PASSWORD_HASHING)
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[arg-type]
 
@@ -198,12 +208,12 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def user(client: httpx.AsyncClient, app: FastAPI) -> TestUser:
+async def user(app: FastAPI) -> TestUser:
     """A confirmed account with a live session."""
-    return await create_user(client, app)
+    return await create_user(app)
 
 
 @pytest.fixture
-async def other(client: httpx.AsyncClient, app: FastAPI) -> TestUser:
+async def other(app: FastAPI) -> TestUser:
     """A second account, for checking that one person never reaches another's things."""
-    return await create_user(client, app)
+    return await create_user(app)

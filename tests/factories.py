@@ -1,4 +1,4 @@
-"""Test factories: accounts created through the real API, and mail read from the outbox."""
+"""Test factories: accounts, projects and jobs for tests, and mail read from the outbox."""
 
 from __future__ import annotations
 
@@ -13,8 +13,14 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from app.auth import service as auth_service
+from app.auth.schemas import SignupRequest
+from app.kit.db import transaction
+from app.ports import Ports
+
 DEFAULT_PASSWORD = "correct horse battery"
 API = "/api/v1"
+FACTORY_USER_AGENT = "tests/factory"
 
 
 @dataclass
@@ -102,8 +108,12 @@ async def signin(
     return data
 
 
-async def create_user(client: httpx.AsyncClient, app: FastAPI, **overrides: Any) -> TestUser:
-    """A confirmed account with a live session, made through the public endpoints."""
+async def sign_up_through_api(
+    client: httpx.AsyncClient, app: FastAPI, **overrides: Any
+) -> TestUser:
+    """A confirmed account with a live session, made as a person would: sign-up, the mailed
+    confirmation link and sign-in, over HTTP. For tests of that path; others use `create_user`.
+    """
     body = await signup(client, **overrides)
     await confirm(client, app, body["email"])
     tokens = await signin(client, body["email"], body["password"])
@@ -114,6 +124,30 @@ async def create_user(client: httpx.AsyncClient, app: FastAPI, **overrides: Any)
         password=body["password"],
         access_token=tokens["access_token"],
         refresh_token=tokens["refresh_token"],
+    )
+
+
+async def create_user(app: FastAPI, **overrides: Any) -> TestUser:
+    """A confirmed account with a live session, written through the account service.
+
+    The same rows, credits and session as `sign_up_through_api`, without its three requests.
+    """
+    ports: Ports = app.state.ports
+    body = signup_body(**overrides)
+    data = SignupRequest.model_validate(body)
+    async with transaction(ports.database.sessionmaker) as session:
+        user = await auth_service.signup(session=session, ports=ports, data=data)
+        await auth_service.mark_confirmed(session=session, ports=ports, user=user)
+    tokens = await auth_service.open_session(
+        ports=ports, user=user, user_agent=FACTORY_USER_AGENT, ip="127.0.0.1"
+    )
+    return TestUser(
+        id=str(user.id),
+        email=user.email,
+        username=user.username,
+        password=data.password,
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
     )
 
 

@@ -41,6 +41,13 @@ class TestProductionGuards:
             production(qstash_token="token")
         assert production(qstash_token="token", qstash_current_signing_key="sig_1").is_production
 
+    @pytest.mark.parametrize(
+        "cost", [{"password_hash_memory_kib": 8}, {"password_hash_time_cost": 1}]
+    )
+    def test_refuses_a_cheap_password_hash(self, cost: dict[str, int]):
+        with pytest.raises(ValidationError, match="PASSWORD_HASH"):
+            production(**cost)
+
 
 class TestPublicBaseUrl:
     def test_defaults_to_the_served_address(self):

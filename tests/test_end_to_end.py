@@ -79,7 +79,7 @@ async def test_sign_up_to_finished_thumbnails(client: httpx.AsyncClient, app: Fa
     assert (await client.get(f"{API}/credits/balance", headers=headers)).json() == {"credits": 8}
 
     # Another person sees none of it.
-    stranger = await create_user(client, app)
+    stranger = await create_user(app)
     chat = await client.post(
         f"{API}/chat/new", headers=headers, json={"project_id": project.json()["id"]}
     )

@@ -99,8 +99,9 @@ async def list_assets(
     )
 
 
+# Only ids match here, so other methods on `/assets/upload` are 405, not a malformed id.
 @router.get(
-    "/{asset_id}",
+    "/{asset_id:uuid}",
     response_model=AssetOut,
     responses=responses(service.AssetNotFound, service.StorageFailed),
 )
@@ -109,7 +110,7 @@ async def get_asset(asset: OwnedAsset, ports: PortsDep) -> AssetOut:
 
 
 @router.delete(
-    "/{asset_id}",
+    "/{asset_id:uuid}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=responses(service.AssetNotFound),
 )

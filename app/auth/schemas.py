@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
@@ -38,13 +39,25 @@ def _check_dob(value: date) -> date:
     return value
 
 
+def _date_text(value: object) -> object:
+    # An ISO date, as the schema says; pydantic alone would also take a number of seconds.
+    if isinstance(value, int | float):
+        raise ValueError("must be a date such as 1995-04-12")
+    return value
+
+
 def _lower_email(value: str) -> str:
     return value.strip().lower()
 
 
 Email = Annotated[EmailStr, AfterValidator(_lower_email)]
-Username = Annotated[str, AfterValidator(_normalise_username)]
-DateOfBirth = Annotated[date, AfterValidator(_check_dob)]
+# The pattern puts the rule in the schema; surrounding spaces are dropped, letters lowered.
+Username = Annotated[
+    str,
+    StringConstraints(pattern=r"^\s*[A-Za-z0-9_]{3,30}\s*$"),
+    AfterValidator(_normalise_username),
+]
+DateOfBirth = Annotated[date, BeforeValidator(_date_text), AfterValidator(_check_dob)]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
 FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 Token = Annotated[str, StringConstraints(min_length=1, max_length=200)]

@@ -174,7 +174,7 @@ def _hints(user: User | SignupRequest) -> list[str]:
 async def signup(*, session: AsyncSession, ports: Ports, data: SignupRequest) -> User:
     await check_password_strength(data.password, hints=_hints(data))
     # Hash before touching the database so no transaction is open during the slow part.
-    password_hash = await hash_password(data.password)
+    password_hash = await hash_password(data.password, cost=ports.settings.password_hash_cost)
     if await repository.find_by_email(session, data.email) is not None:
         raise EmailTaken()
     if await repository.username_taken(session, data.username):
@@ -202,10 +202,10 @@ async def confirm_email(*, session: AsyncSession, ports: Ports, token: str) -> N
     user = await repository.get_user(session, user_id) if user_id else None
     if user is None:
         raise InvalidToken()
-    await _mark_confirmed(session, ports, user)
+    await mark_confirmed(session=session, ports=ports, user=user)
 
 
-async def _mark_confirmed(session: AsyncSession, ports: Ports, user: User) -> None:
+async def mark_confirmed(*, session: AsyncSession, ports: Ports, user: User) -> None:
     """Confirm the address and grant the welcome credits (once, by reference)."""
     if user.email_confirmed_at is None:
         user.email_confirmed_at = datetime.now(UTC)
@@ -258,12 +258,19 @@ async def signin(
     user = await repository.find_by_email(session, email)
     await end_read_only_transaction(session)
     if user is None or not user.password_hash:
-        await verify_password(await dummy_password_hash(), password)
+        await verify_password(
+            await dummy_password_hash(ports.settings.password_hash_cost), password
+        )
         raise InvalidCredentials()
     if not await verify_password(user.password_hash, password):
         raise InvalidCredentials()
     if not user.is_confirmed:
         raise EmailNotConfirmed()
+    return await open_session(ports=ports, user=user, user_agent=user_agent, ip=ip)
+
+
+async def open_session(*, ports: Ports, user: User, user_agent: str, ip: str) -> TokenResponse:
+    """Start a session for a user whose credentials were checked; return its tokens."""
     record, refresh_token = await session_store(ports).create(
         user_id=user.id, user_agent=user_agent, ip=ip
     )
@@ -335,13 +342,13 @@ async def forgot_password(*, session: AsyncSession, ports: Ports, email: str) ->
     )
 
 
-async def _set_password(user: User, password: str) -> None:
+async def _set_password(ports: Ports, user: User, password: str) -> None:
     try:
         check_password_policy(password, email=user.email, username=user.username)
     except ValueError as exc:
         raise WeakPassword(str(exc).capitalize() + ".") from exc
     await check_password_strength(password, hints=_hints(user))
-    user.password_hash = await hash_password(password)
+    user.password_hash = await hash_password(password, cost=ports.settings.password_hash_cost)
     user.password_changed_at = datetime.now(UTC)
 
 
@@ -356,9 +363,9 @@ async def reset_password(
     if user is None:
         raise InvalidToken()
     await end_read_only_transaction(session)
-    await _set_password(user, data.password)
+    await _set_password(ports, user, data.password)
     # Following the mailed link proves the address is theirs.
-    await _mark_confirmed(session, ports, user)
+    await mark_confirmed(session=session, ports=ports, user=user)
     await session.flush()
     # Whoever else knew the old password must not stay signed in.
     await session_store(ports).revoke_all(user.id)
@@ -380,7 +387,7 @@ async def change_password(
         user.password_hash, data.current_password
     ):
         raise WrongPassword()
-    await _set_password(user, data.new_password)
+    await _set_password(ports, user, data.new_password)
     await session.flush()
     await session_store(ports).revoke_all(user.id, keep=current_session_id)
     await one_time_tokens(ports).void_all(RESET_PURPOSE, user.id)

@@ -40,7 +40,8 @@ async def list_chats(
     return Page.of(window, [service.chat_view(chat, ports) for chat in window.rows])
 
 
-@router.get("/{chat_id}", response_model=ChatOut, responses=NOT_FOUND)
+# Only ids match here, so `GET /chat/new` is 405 (it is POST-only) rather than a malformed id.
+@router.get("/{chat_id:uuid}", response_model=ChatOut, responses=NOT_FOUND)
 async def get_chat(chat: OwnedChat, ports: PortsDep) -> ChatOut:
     return service.chat_view(chat, ports)
 

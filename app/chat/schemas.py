@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.jobs.schemas import JobCreated
+from app.providers.registry import ModelId
 
 
 class ChatCreate(BaseModel):
@@ -35,7 +36,7 @@ class MessageCreate(BaseModel):
     generate: bool = False
     quality: Literal["draft", "std", "4k"] = "std"
     variants: Annotated[int, Field(ge=1, le=4)] = 1
-    model: Annotated[str, StringConstraints(max_length=40)] | None = None
+    model: ModelId | None = None
     params: dict[str, Any] = Field(default_factory=dict, max_length=20)
 
 

@@ -6,14 +6,16 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field
+
+from app.providers.registry import ModelId
 
 
 class JobCreate(BaseModel):
     project_id: uuid.UUID
     quality: Literal["draft", "std", "4k"] = "std"
     variants: Annotated[int, Field(ge=1, le=4)] = 1
-    model: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = Field(
+    model: ModelId | None = Field(
         default=None, description="A model id from GET /models; default: the project's or studio."
     )
     params: dict[str, Any] = Field(default_factory=dict, max_length=20)

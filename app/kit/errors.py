@@ -10,10 +10,13 @@ from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.constants import REF_PREFIX
+from fastapi.openapi.utils import validation_error_definition, validation_error_response_definition
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.adapters.kv import KeyValueUnavailable
 from app.adapters.storage import StorageUnavailable
@@ -46,10 +49,22 @@ class AppError(Exception):
         """An entry for a route's `responses=` so the schema documents this error."""
         return {
             cls.status: {
-                "model": ErrorBody,
                 "description": f"`{cls.code}`: {cls.message}",
+                "content": error_content(cls.status),
             }
         }
+
+
+def error_content(status: int) -> dict[str, Any]:
+    """The JSON body of an error, whatever the route's own media type (streams included).
+
+    A 422 may also be FastAPI's list of validation errors: every route with parameters or a
+    body sends that when the request does not match its models.
+    """
+    schema: dict[str, Any] = {"$ref": f"{REF_PREFIX}ErrorBody"}
+    if status == 422:
+        schema = {"anyOf": [schema, {"$ref": f"{REF_PREFIX}HTTPValidationError"}]}
+    return {"application/json": {"schema": schema}}
 
 
 def responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
@@ -152,7 +167,25 @@ async def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = getattr(exc, "code", None) or _STATUS_CODES.get(exc.status_code, "http_error")
     detail = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ").capitalize()
-    return error_response(exc.status_code, code, detail, getattr(exc, "headers", None))
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return error_response(exc.status_code, code, detail, headers or None)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes at this path (Starlette names only the first route's)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
 
 
 # Seconds a client is asked to wait before retrying after an outage.
@@ -276,3 +309,38 @@ def install_error_handlers(app: FastAPI) -> None:
     for database_error in (sa_exc.DBAPIError, sa_exc.TimeoutError, OSError):
         app.add_exception_handler(database_error, _database_error_handler)
     app.add_exception_handler(Exception, _unhandled_error_handler)
+    document_errors(app)
+
+
+def _errors_every_operation_can_send(operation: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """What the framework and the handlers above answer on any route, beyond its own errors."""
+    errors: dict[str, dict[str, Any]] = {}
+    if "requestBody" in operation:
+        errors["400"] = {
+            "description": "`bad_request`: the body could not be read.",
+            "content": error_content(400),
+        }
+    return errors
+
+
+def document_errors(app: FastAPI) -> None:
+    """Complete the OpenAPI schema with the error bodies and the errors every route can send."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.setdefault("ErrorBody", ErrorBody.model_json_schema())
+        components.setdefault("ValidationError", validation_error_definition)
+        components.setdefault("HTTPValidationError", validation_error_response_definition)
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                declared = operation.setdefault("responses", {})
+                for status, entry in _errors_every_operation_can_send(operation).items():
+                    declared.setdefault(status, entry)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -22,8 +22,8 @@ from app.kit.errors import Unprocessable
 
 MAX_LIMIT = 100
 
-# Far beyond any real list, and well inside a 64-bit integer, which is all SQL can bind.
-MAX_OFFSET = 1_000_000_000
+# The largest value a 64-bit SQL integer holds (SQLite's and Postgres' BIGINT).
+MAX_OFFSET = 2**63 - 1
 
 
 class InvalidCursor(Unprocessable):

@@ -22,42 +22,54 @@ ACCESS_TOKEN_TYPE = "access"
 JWT_ALGORITHM = "HS256"
 
 
+@dataclass(frozen=True, slots=True)
+class PasswordHashCost:
+    """argon2id parameters: passes over memory, memory in KiB, and lanes."""
+
+    time_cost: int
+    memory_kib: int
+    parallelism: int
+
+
 @lru_cache
-def _hasher() -> PasswordHasher:
+def _hasher(cost: PasswordHashCost) -> PasswordHasher:
     from argon2 import PasswordHasher
 
-    # argon2-cffi's defaults follow RFC 9106's low-memory recommendation for argon2id.
-    return PasswordHasher()
+    return PasswordHasher(
+        time_cost=cost.time_cost, memory_cost=cost.memory_kib, parallelism=cost.parallelism
+    )
 
 
-async def hash_password(password: str) -> str:
+async def hash_password(password: str, *, cost: PasswordHashCost) -> str:
     # Hashing is deliberately slow CPU work; keep it off the event loop.
-    return await anyio.to_thread.run_sync(_hasher().hash, password)
+    return await anyio.to_thread.run_sync(_hasher(cost).hash, password)
 
 
 async def verify_password(password_hash: str, password: str) -> bool:
+    from argon2 import PasswordHasher
     from argon2.exceptions import InvalidHashError, VerificationError
 
+    # The hash records the parameters it was made with; verifying uses those.
     def verify() -> bool:
         try:
-            return _hasher().verify(password_hash, password)
+            return PasswordHasher().verify(password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
 
     return await anyio.to_thread.run_sync(verify)
 
 
-_dummy_hash: str | None = None
+_dummy_hashes: dict[PasswordHashCost, str] = {}
 
 
-async def dummy_password_hash() -> str:
+async def dummy_password_hash(cost: PasswordHashCost) -> str:
     """A real hash of a random password, checked when the account does not exist so that a
-    failed sign-in takes the same time either way. Made once, on a worker thread like any hash.
+    failed sign-in takes the same time either way. Made once per cost, on a worker thread like
+    any hash.
     """
-    global _dummy_hash
-    if _dummy_hash is None:
-        _dummy_hash = await hash_password(secrets.token_urlsafe(16))
-    return _dummy_hash
+    if cost not in _dummy_hashes:
+        _dummy_hashes[cost] = await hash_password(secrets.token_urlsafe(16), cost=cost)
+    return _dummy_hashes[cost]
 
 
 def new_opaque_token() -> str:

@@ -16,7 +16,7 @@ from app.config import API_PREFIX
 from app.deps import PortsDep, SessionDep
 from app.jobs.service import IdempotencyKeyInFlight, IdempotencyKeyReused
 from app.kit.errors import AppError, BadRequest, NotFound, error_response, responses
-from app.kit.pagination import Page, PageParamsDep
+from app.kit.pagination import InvalidCursor, Page, PageParamsDep
 from app.models import Payment, PaymentStatus
 from app.payments import repository, service
 from app.payments.deps import OwnedOrder
@@ -131,7 +131,11 @@ async def verify(
     )
 
 
-@router.get("/credits/orders", response_model=Page[OrderOut], responses=AUTHED)
+@router.get(
+    "/credits/orders",
+    response_model=Page[OrderOut],
+    responses={**AUTHED, **responses(InvalidCursor)},
+)
 async def list_orders(
     user: CurrentUser, session: SessionDep, page: PageParamsDep
 ) -> Page[OrderOut]:

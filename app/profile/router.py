@@ -14,7 +14,7 @@ from app.auth.schemas import UserOut
 from app.auth.service import UsernameTaken, WrongPassword
 from app.config import API_PREFIX
 from app.deps import PortsDep, SessionDep
-from app.kit.errors import responses
+from app.kit.errors import Unprocessable, responses
 from app.kit.uploads import multipart_openapi
 from app.profile import service
 from app.profile.schemas import DeleteAccountRequest, ProfileUpdate
@@ -39,7 +39,7 @@ async def get_profile(user: CurrentUser) -> UserOut:
     return UserOut.model_validate(user)
 
 
-@router.patch("", response_model=UserOut, responses=responses(UsernameTaken))
+@router.patch("", response_model=UserOut, responses=responses(UsernameTaken, Unprocessable))
 async def update_profile(body: ProfileUpdate, user: CurrentUserRow, session: SessionDep) -> UserOut:
     updated = await service.update_profile(session=session, user=user, data=body)
     return UserOut.model_validate(updated)

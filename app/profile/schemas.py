@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from app.auth.schemas import DateOfBirth, FullName, Username
+from app.kit.partial import NotNull, drop_null_defaults
 
 
 class ProfileUpdate(BaseModel):
     """Only the fields sent are changed; `bio: null` clears the bio."""
 
-    full_name: FullName | None = None
-    username: Username | None = None
-    dob: DateOfBirth | None = None
+    model_config = ConfigDict(json_schema_extra=drop_null_defaults)
+
+    full_name: FullName | NotNull = None
+    username: Username | NotNull = None
+    dob: DateOfBirth | NotNull = None
     bio: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
 
 

@@ -11,7 +11,7 @@ from app.config import API_PREFIX
 from app.deps import PortsDep, SessionDep
 from app.jobs import service as jobs_service
 from app.jobs.schemas import JobOut
-from app.kit.errors import responses
+from app.kit.errors import Unprocessable, responses
 from app.kit.pagination import InvalidCursor, Page, PageParamsDep
 from app.models import ProjectStatus
 from app.projects import repository, service
@@ -56,7 +56,10 @@ async def get_project(project: OwnedProject) -> ProjectOut:
 @router.patch(
     "/{project_id}",
     response_model=ProjectOut,
-    responses={**NOT_FOUND, **responses(service.InvalidAssetReference, UnknownModel)},
+    responses={
+        **NOT_FOUND,
+        **responses(service.InvalidAssetReference, UnknownModel, Unprocessable),
+    },
 )
 async def update_project(
     body: ProjectUpdate, project: OwnedProject, user: CurrentUser, session: SessionDep

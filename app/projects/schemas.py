@@ -8,6 +8,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from app.kit.partial import NotNull, drop_null_defaults
+from app.providers.registry import ModelId
+
 Platform = Literal[
     "youtube",
     "youtube_shorts",
@@ -33,15 +36,17 @@ Side = Annotated[int, Field(ge=256, le=4096)]
 Headline = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 Subtext = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
 Vibe = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
-ModelId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 
 
 class ProjectFields(BaseModel):
-    mode: Literal["design", "copy"] | None = None
-    platform: Platform | None = None
-    width: Side | None = None
-    height: Side | None = None
-    headline: Headline | None = None
+    # These can be left out of an update but not cleared.
+    model_config = ConfigDict(json_schema_extra=drop_null_defaults)
+
+    mode: Literal["design", "copy"] | NotNull = None
+    platform: Platform | NotNull = None
+    width: Side | NotNull = None
+    height: Side | NotNull = None
+    headline: Headline | NotNull = None
     subtext: Subtext | None = None
     vibe: Vibe | None = None
     model_pref: ModelId | None = None

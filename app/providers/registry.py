@@ -7,7 +7,9 @@ import asyncio
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints
 
 from app.config import Settings, secret_value
 from app.kit.errors import Unprocessable
@@ -218,6 +220,12 @@ CATALOGUE: tuple[ModelSpec, ...] = (
 )
 
 MODELS: dict[str, ModelSpec] = {spec.id: spec for spec in CATALOGUE}
+# A request field naming a model: the schema lists the ids, `get_model` explains a wrong one.
+ModelId = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=40),
+    Field(json_schema_extra={"enum": list(MODELS)}),
+]
 
 # Provider name -> (module, class, the setting whose value switches it on).
 _ADAPTERS: dict[str, tuple[str, str, str | None]] = {

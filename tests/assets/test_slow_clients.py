@@ -83,8 +83,8 @@ async def test_a_trickling_upload_holds_no_connection_and_others_write(
         database_busy_timeout_seconds=1.0,
     )
     async with live_app(settings) as live, httpx.AsyncClient(base_url=live.url) as client:
-        slow_user = await create_user(client, live.app)
-        other = await create_user(client, live.app)
+        slow_user = await create_user(live.app)
+        other = await create_user(live.app)
         boundary = uuid.uuid4().hex
         body = multipart(fields, image_bytes(), boundary)
         slow = SlowUpload(live, slow_user, path, body, boundary)

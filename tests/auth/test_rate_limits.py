@@ -230,7 +230,7 @@ class TestKeyValueOutage:
             kv_key_prefix=f"test-{uuid.uuid4().hex[:8]}",
         )
         async with running_app(settings) as app, http_client(app) as client:
-            user = await create_user(client, app)
+            user = await create_user(app)
             await take_the_store_down(app)
 
             me = await client.get(f"{API}/auth/me", headers=user.headers)

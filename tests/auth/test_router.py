@@ -130,7 +130,7 @@ class TestPasswordStrength:
     async def test_change_password_refuses_a_guessable_one(
         self, client: httpx.AsyncClient, app: FastAPI
     ):
-        user = await create_user(client, app)
+        user = await create_user(app)
         response = await client.post(
             f"{API}/auth/change-password",
             json={
@@ -207,7 +207,7 @@ class TestSignin:
     async def test_returns_tokens_and_the_user_without_secrets(
         self, client: httpx.AsyncClient, app: FastAPI
     ):
-        user = await create_user(client, app, email="Sign.In@Example.com")
+        user = await create_user(app, email="Sign.In@Example.com")
         tokens = await signin(client, "SIGN.IN@example.com", user.password)
         assert tokens["token_type"] == "bearer"
         assert tokens["expires_in"] == 900
@@ -229,7 +229,7 @@ class TestSignin:
     async def test_failures_do_not_say_which_part_was_wrong(
         self, client: httpx.AsyncClient, app: FastAPI
     ):
-        user = await create_user(client, app)
+        user = await create_user(app)
         wrong_password = await client.post(
             f"{API}/auth/signin", json={"email": user.email, "password": "not the password"}
         )
@@ -246,7 +246,7 @@ class TestSignin:
 
 class TestAccessTokens:
     async def test_me_returns_the_caller(self, client: httpx.AsyncClient, app: FastAPI):
-        user = await create_user(client, app)
+        user = await create_user(app)
         response = await client.get(f"{API}/auth/me", headers=user.headers)
         assert response.status_code == 200
         assert response.json()["id"] == user.id
@@ -258,7 +258,7 @@ class TestAccessTokens:
         assert response.headers["www-authenticate"] == "Bearer"
 
     async def _claims(self, client: httpx.AsyncClient, app: FastAPI) -> dict[str, object]:
-        user = await create_user(client, app)
+        user = await create_user(app)
         claims: dict[str, object] = jwt.decode(
             user.access_token, TEST_JWT_SECRET, algorithms=["HS256"]
         )
@@ -299,8 +299,8 @@ class TestAccessTokens:
         assert_error(await client.get(f"{API}/auth/me", headers=headers), 401, "invalid_token")
 
     async def test_tampered_payload_is_refused(self, client: httpx.AsyncClient, app: FastAPI):
-        user = await create_user(client, app)
-        other = await create_user(client, app)
+        user = await create_user(app)
+        other = await create_user(app)
         header, _, signature = user.access_token.split(".")
         other_payload = other.access_token.split(".")[1]
         spliced = f"{header}.{other_payload}.{signature}"
@@ -312,7 +312,7 @@ class TestAccessTokens:
     async def test_refresh_token_is_not_an_access_token(
         self, client: httpx.AsyncClient, app: FastAPI
     ):
-        user = await create_user(client, app)
+        user = await create_user(app)
         response = await client.get(
             f"{API}/auth/me", headers={"Authorization": f"Bearer {user.refresh_token}"}
         )
@@ -330,7 +330,7 @@ class TestAccessTokens:
 
 class TestRefresh:
     async def test_rotates_the_refresh_token(self, client: httpx.AsyncClient, app: FastAPI):
-        user = await create_user(client, app)
+        user = await create_user(app)
         response = await client.post(
             f"{API}/auth/refresh", json={"refresh_token": user.refresh_token}
         )
@@ -349,7 +349,7 @@ class TestRefresh:
     async def test_reusing_a_rotated_token_revokes_the_session(
         self, client: httpx.AsyncClient, app: FastAPI
     ):
-        user = await create_user(client, app)
+        user = await create_user(app)
         rotated = await client.post(
             f"{API}/auth/refresh", json={"refresh_token": user.refresh_token}
         )
@@ -382,7 +382,7 @@ class TestLogoutAndSessions:
     async def test_logout_ends_access_and_refresh_at_once(
         self, client: httpx.AsyncClient, app: FastAPI
     ):
-        user = await create_user(client, app)
+        user = await create_user(app)
         response = await client.post(f"{API}/auth/logout", headers=user.headers)
         assert response.status_code == 204
         me = await client.get(f"{API}/auth/me", headers=user.headers)
@@ -395,7 +395,7 @@ class TestLogoutAndSessions:
     async def test_lists_sessions_with_the_current_one_marked(
         self, client: httpx.AsyncClient, app: FastAPI
     ):
-        user = await create_user(client, app)
+        user = await create_user(app)
         await signin(client, user.email, user.password, **{"User-Agent": "PhoneApp/1.0"})
         response = await client.get(f"{API}/auth/sessions", headers=user.headers)
         assert response.status_code == 200
@@ -406,7 +406,7 @@ class TestLogoutAndSessions:
         assert all("refresh" not in key for s in sessions for key in s)
 
     async def test_deleting_a_session_signs_it_out(self, client: httpx.AsyncClient, app: FastAPI):
-        user = await create_user(client, app)
+        user = await create_user(app)
         phone = await signin(client, user.email, user.password)
         sessions = (await client.get(f"{API}/auth/sessions", headers=user.headers)).json()
         [other] = [s for s in sessions if not s["current"]]
@@ -422,8 +422,8 @@ class TestLogoutAndSessions:
     async def test_another_users_session_is_404_and_untouched(
         self, client: httpx.AsyncClient, app: FastAPI
     ):
-        alice = await create_user(client, app)
-        bob = await create_user(client, app)
+        alice = await create_user(app)
+        bob = await create_user(app)
         [bobs] = (await client.get(f"{API}/auth/sessions", headers=bob.headers)).json()
         response = await client.delete(f"{API}/auth/sessions/{bobs['id']}", headers=alice.headers)
         assert_error(response, 404, "not_found")
@@ -432,7 +432,7 @@ class TestLogoutAndSessions:
     async def test_delete_all_keeps_only_the_current_session(
         self, client: httpx.AsyncClient, app: FastAPI
     ):
-        user = await create_user(client, app)
+        user = await create_user(app)
         others = [await signin(client, user.email, user.password) for _ in range(2)]
         response = await client.delete(f"{API}/auth/sessions", headers=user.headers)
         assert response.json() == {"revoked": 2}
@@ -448,7 +448,7 @@ class TestPasswordReset:
     async def test_forgot_answers_the_same_for_unknown_addresses(
         self, client: httpx.AsyncClient, app: FastAPI
     ):
-        user = await create_user(client, app)
+        user = await create_user(app)
         known = await client.post(f"{API}/auth/forgot-password", json={"email": user.email})
         unknown = await client.post(
             f"{API}/auth/forgot-password", json={"email": "ghost@example.com"}
@@ -460,7 +460,7 @@ class TestPasswordReset:
     async def test_reset_sets_the_password_and_ends_every_session(
         self, client: httpx.AsyncClient, app: FastAPI
     ):
-        user = await create_user(client, app)
+        user = await create_user(app)
         await client.post(f"{API}/auth/forgot-password", json={"email": user.email})
         token = latest_token(app, user.email, "reset-password")
         new_password = "a brand new secret"
@@ -488,7 +488,7 @@ class TestPasswordReset:
     async def test_reset_refuses_a_weak_or_mismatched_password(
         self, client: httpx.AsyncClient, app: FastAPI
     ):
-        user = await create_user(client, app)
+        user = await create_user(app)
         await client.post(f"{API}/auth/forgot-password", json={"email": user.email})
         token = latest_token(app, user.email, "reset-password")
         mismatch = await client.post(
@@ -540,7 +540,7 @@ class TestChangePassword:
     async def test_changes_it_and_signs_out_other_sessions(
         self, client: httpx.AsyncClient, app: FastAPI
     ):
-        user = await create_user(client, app)
+        user = await create_user(app)
         other = await signin(client, user.email, user.password)
         response = await client.post(
             f"{API}/auth/change-password",
@@ -560,7 +560,7 @@ class TestChangePassword:
         await signin(client, user.email, "fresh password 42")
 
     async def test_wrong_current_password_is_400(self, client: httpx.AsyncClient, app: FastAPI):
-        user = await create_user(client, app)
+        user = await create_user(app)
         response = await client.post(
             f"{API}/auth/change-password",
             headers=user.headers,

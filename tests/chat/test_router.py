@@ -20,7 +20,7 @@ async def new_chat(client: httpx.AsyncClient, user: TestUser, **body: object) ->
 
 class TestChats:
     async def test_new_chat_has_a_frontend_url(self, client: httpx.AsyncClient, app: FastAPI):
-        user = await create_user(client, app)
+        user = await create_user(app)
         project = await create_project(client, user, headline="Banana bread")
         chat = await new_chat(client, user, project_id=project["id"])
         assert chat["url"] == f"http://frontend.test/c/{chat['chat_id']}"
@@ -33,8 +33,8 @@ class TestChats:
         assert one.json()["project_id"] == project["id"]
 
     async def test_bad_input(self, client: httpx.AsyncClient, app: FastAPI):
-        user = await create_user(client, app)
-        stranger = await create_user(client, app)
+        user = await create_user(app)
+        stranger = await create_user(app)
         their_project = await create_project(client, stranger)
         response = await client.post(
             f"{API}/chat/new", json={"project_id": their_project["id"]}, headers=user.headers
@@ -46,8 +46,8 @@ class TestChats:
         assert response.status_code == 422
 
     async def test_another_users_chat_is_404(self, client: httpx.AsyncClient, app: FastAPI):
-        owner = await create_user(client, app)
-        stranger = await create_user(client, app)
+        owner = await create_user(app)
+        stranger = await create_user(app)
         chat = await new_chat(client, owner)
         for method, suffix, body in [
             ("GET", "", None),
@@ -68,7 +68,7 @@ class TestMessages:
     async def test_messages_come_back_oldest_first_with_replies(
         self, client: httpx.AsyncClient, app: FastAPI
     ):
-        user = await create_user(client, app)
+        user = await create_user(app)
         chat = await new_chat(client, user)
         for text in ("first idea", "second idea"):
             response = await client.post(
@@ -96,7 +96,7 @@ class TestMessages:
     async def test_generate_starts_a_job_with_the_message_as_instruction(
         self, client: httpx.AsyncClient, app: FastAPI
     ):
-        user = await create_user(client, app)
+        user = await create_user(app)
         project = await create_project(client, user, headline="Old headline")
         chat = await new_chat(client, user, project_id=project["id"])
         content = 'Make it punchier, use "Big News Today" as the headline'
@@ -120,7 +120,7 @@ class TestMessages:
     async def test_generate_needs_a_project_and_credits(
         self, client: httpx.AsyncClient, app: FastAPI
     ):
-        user = await create_user(client, app)
+        user = await create_user(app)
         loose = await new_chat(client, user)
         response = await client.post(
             f"{API}/chat/{loose['chat_id']}/messages",
@@ -164,7 +164,7 @@ class TestMessages:
     async def test_bad_messages_are_422(
         self, client: httpx.AsyncClient, app: FastAPI, body: dict[str, object]
     ):
-        user = await create_user(client, app)
+        user = await create_user(app)
         chat = await new_chat(client, user)
         response = await client.post(
             f"{API}/chat/{chat['chat_id']}/messages", json=body, headers=user.headers

@@ -101,7 +101,7 @@ class TestConcurrentSpending:
 
 class TestEndpoints:
     async def test_transactions_are_paginated(self, client: httpx.AsyncClient, app: FastAPI):
-        user = await create_user(client, app)
+        user = await create_user(app)
         database: Database = app.state.ports.database
         for _ in range(3):
             async with database.sessionmaker() as session:
@@ -124,7 +124,7 @@ class TestEndpoints:
 
     @pytest.mark.parametrize("query", ["limit=0", "limit=101", "offset=-1", "limit=abc"])
     async def test_bad_pagination_is_422(self, client: httpx.AsyncClient, app: FastAPI, query: str):
-        user = await create_user(client, app)
+        user = await create_user(app)
         response = await client.get(f"{API}/credits/transactions?{query}", headers=user.headers)
         assert response.status_code == 422
 

@@ -190,7 +190,7 @@ class TestRequestWrapping:
     async def test_one_json_log_line_per_request_without_secrets(
         self, client: httpx.AsyncClient, app: FastAPI, caplog: pytest.LogCaptureFixture
     ):
-        user = await create_user(client, app)
+        user = await create_user(app)
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="app.request"):
             await client.get(f"{API}/auth/me", headers=user.headers)

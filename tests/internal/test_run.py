@@ -51,7 +51,7 @@ from tests.support.qstash_server import (
 async def submitted(
     client: httpx.AsyncClient, app: FastAPI, **overrides: Any
 ) -> tuple[TestUser, dict[str, Any]]:
-    user = await create_user(client, app)
+    user = await create_user(app)
     project = await create_project(client, user)
     return user, await submit_job(client, user, project["id"], **overrides)
 

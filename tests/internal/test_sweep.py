@@ -49,7 +49,7 @@ async def unsent_job(
     client: httpx.AsyncClient, app: FastAPI, user: TestUser | None = None, **overrides: Any
 ) -> tuple[TestUser, uuid.UUID]:
     """A charged, queued job whose dispatch never reached the queue."""
-    user = user or await create_user(client, app)
+    user = user or await create_user(app)
     project = await create_project(client, user)
     restore = lose_dispatches(app)
     try:

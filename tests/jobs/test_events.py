@@ -95,7 +95,7 @@ async def bounded_app(database_url: str, tmp_path: Path) -> AsyncIterator[FastAP
 
 class TestRenders:
     async def test_each_variant_arrives_with_its_url(self, client: httpx.AsyncClient, app: FastAPI):
-        user = await create_user(client, app)
+        user = await create_user(app)
         project = await create_project(client, user)
         created = await submit_job(client, user, project["id"], variants=2)
 
@@ -123,7 +123,7 @@ class TestRenders:
     async def test_a_finished_job_sends_its_final_state_and_ends_at_once(
         self, client: httpx.AsyncClient, app: FastAPI
     ):
-        user = await create_user(client, app)
+        user = await create_user(app)
         project = await create_project(client, user)
         created = await submit_job(client, user, project["id"], variants=2)
         await wait_for_job(client, app, user, created["id"])
@@ -139,7 +139,7 @@ class TestBoundAndResume:
     async def test_a_stream_ends_after_its_bound_with_a_retry_hint(self, bounded_app: FastAPI):
         async with http_client(bounded_app) as client:
             hold_jobs(bounded_app)
-            user = await create_user(client, bounded_app)
+            user = await create_user(bounded_app)
             project = await create_project(client, user)
             created = await submit_job(client, user, project["id"])
 
@@ -152,7 +152,7 @@ class TestBoundAndResume:
     async def test_a_reconnect_resumes_after_its_last_event_id(self, bounded_app: FastAPI):
         async with http_client(bounded_app) as client:
             held = hold_jobs(bounded_app)
-            user = await create_user(client, bounded_app)
+            user = await create_user(bounded_app)
             project = await create_project(client, user)
             created = await submit_job(client, user, project["id"], variants=2)
             [queued] = named(await read_events(client, user, created["id"]), "status")
@@ -181,7 +181,7 @@ class TestBoundAndResume:
     ):
         async with http_client(bounded_app) as client:
             hold_jobs(bounded_app)
-            user = await create_user(client, bounded_app)
+            user = await create_user(bounded_app)
             project = await create_project(client, user)
             created = await submit_job(client, user, project["id"], variants=2)
             response = await client.get(
@@ -205,7 +205,7 @@ class TestThroughApiGateway:
 
         async def submit() -> tuple[TestUser, dict[str, Any]]:
             async with http_client(environment.app) as client:
-                user = await create_user(client, environment.app)
+                user = await create_user(environment.app)
                 project = await create_project(client, user)
                 return user, await submit_job(client, user, project["id"], variants=2)
 
@@ -237,8 +237,8 @@ class TestThroughApiGateway:
 class TestAccess:
     async def test_another_users_job_is_404(self, client: httpx.AsyncClient, app: FastAPI):
         hold_jobs(app)
-        owner = await create_user(client, app)
-        stranger = await create_user(client, app)
+        owner = await create_user(app)
+        stranger = await create_user(app)
         project = await create_project(client, owner)
         created = await submit_job(client, owner, project["id"])
         response = await client.get(f"{API}/jobs/{created['id']}/events", headers=stranger.headers)
@@ -289,8 +289,8 @@ class TestStreamCap:
         async with running_app(settings) as app:
             hold_jobs(app)
             async with http_client(app) as client:
-                user = await create_user(client, app)
-                other = await create_user(client, app)
+                user = await create_user(app)
+                other = await create_user(app)
                 created = await submit_job(client, user, (await create_project(client, user))["id"])
                 theirs = await submit_job(
                     client, other, (await create_project(client, other))["id"]

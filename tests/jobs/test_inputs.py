@@ -27,7 +27,7 @@ def magenta_share(data: bytes) -> float:
 
 class TestSelfies:
     async def test_the_selfie_appears_in_the_render(self, client: httpx.AsyncClient, app: FastAPI):
-        user = await create_user(client, app)
+        user = await create_user(app)
         selfie = await upload(
             client, user, image_bytes("JPEG", size=(600, 800), color="#ff00ff"), type="selfie"
         )
@@ -49,7 +49,7 @@ class TestSelfies:
         self, client: httpx.AsyncClient, app: FastAPI
     ):
         held = hold_jobs(app)
-        user = await create_user(client, app)
+        user = await create_user(app)
         selfie = (await upload(client, user, image_bytes(), type="selfie")).json()
         project = await create_project(client, user, selfie_asset_ids=[selfie["id"]])
         created = await submit_job(client, user, project["id"], variants=2)
@@ -77,8 +77,8 @@ class TestProjectAssets:
     async def test_assets_must_be_the_callers_and_of_the_right_type(
         self, client: httpx.AsyncClient, app: FastAPI
     ):
-        owner = await create_user(client, app)
-        stranger = await create_user(client, app)
+        owner = await create_user(app)
+        stranger = await create_user(app)
         selfie = (await upload(client, owner, image_bytes(), type="selfie")).json()
         ref = (await upload(client, owner, image_bytes(), type="ref")).json()
         target = (await upload(client, owner, image_bytes(), type="copy_target")).json()

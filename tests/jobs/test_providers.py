@@ -122,7 +122,7 @@ IDS: Callable[[Case], str] = lambda case: case.model  # noqa: E731
 async def start_job(
     client: httpx.AsyncClient, app: FastAPI, case: Case, **job: Any
 ) -> tuple[TestUser, dict[str, Any]]:
-    user = await create_user(client, app)
+    user = await create_user(app)
     selfie = await upload(client, user, image_bytes("JPEG", size=(480, 640)), type="selfie")
     assert selfie.status_code == 201, selfie.text
     project = await create_project(client, user, selfie_asset_ids=[selfie.json()["id"]])
@@ -263,7 +263,7 @@ class TestAvailability:
     ):
         settings = make_settings(database_url=sqlite_database, data_dir=tmp_path)
         async with running_app(settings) as app, http_client(app) as client:
-            user = await create_user(client, app)
+            user = await create_user(app)
             project = await create_project(client, user)
             for model in ("nano_banana", "seedream", "flux_schnell"):
                 response = await client.post(
@@ -277,7 +277,7 @@ class TestAvailability:
 
     async def test_kontext_needs_a_picture(self, provider_app: FastAPI):
         async with http_client(provider_app) as client:
-            user = await create_user(client, provider_app)
+            user = await create_user(provider_app)
             project = await create_project(client, user)
             response = await client.post(
                 f"{API}/jobs",
@@ -293,7 +293,7 @@ class TestChatReplies:
         self, provider_app: FastAPI, servers: Servers
     ):
         async with http_client(provider_app) as client:
-            user = await create_user(client, provider_app)
+            user = await create_user(provider_app)
             project = await create_project(client, user)
             chat = await client.post(
                 f"{API}/chat/new", json={"project_id": project["id"]}, headers=user.headers
@@ -315,7 +315,7 @@ class TestChatReplies:
     ):
         servers.gemini.set_fault("server_error")
         async with http_client(provider_app) as client:
-            user = await create_user(client, provider_app)
+            user = await create_user(provider_app)
             project = await create_project(client, user)
             chat = await client.post(
                 f"{API}/chat/new", json={"project_id": project["id"]}, headers=user.headers

@@ -52,7 +52,7 @@ class TestSubmitAndRun:
     async def test_a_two_variant_job_renders_and_costs_two(
         self, client: httpx.AsyncClient, app: FastAPI
     ):
-        user = await create_user(client, app)
+        user = await create_user(app)
         project = await create_project(client, user)
         created = await submit_job(client, user, project["id"], variants=2)
         assert created["status"] == "queued"
@@ -76,7 +76,7 @@ class TestSubmitAndRun:
         assert refreshed.json()["status"] == "done"
 
     async def test_4k_renders_at_4k_and_costs_double(self, client: httpx.AsyncClient, app: FastAPI):
-        user = await create_user(client, app)
+        user = await create_user(app)
         project = await create_project(client, user, platform="instagram_post")
         created = await submit_job(client, user, project["id"], quality="4k")
         assert created["cost_credits"] == 2
@@ -87,7 +87,7 @@ class TestSubmitAndRun:
     async def test_short_balance_is_402_and_changes_nothing(
         self, client: httpx.AsyncClient, app: FastAPI
     ):
-        user = await create_user(client, app)
+        user = await create_user(app)
         project = await create_project(client, user)
         await submit_job(client, user, project["id"], quality="4k", variants=4)  # 8 of 10
         response = await client.post(
@@ -112,7 +112,7 @@ class TestSubmitAndRun:
     async def test_model_problems_are_422_and_charge_nothing(
         self, client: httpx.AsyncClient, app: FastAPI, body: dict[str, object], code: str
     ):
-        user = await create_user(client, app)
+        user = await create_user(app)
         project = await create_project(client, user)
         response = await client.post(
             f"{API}/jobs", json={"project_id": project["id"], **body}, headers=user.headers
@@ -132,7 +132,7 @@ class TestSubmitAndRun:
     async def test_malformed_bodies_are_422(
         self, client: httpx.AsyncClient, app: FastAPI, body: dict[str, object]
     ):
-        user = await create_user(client, app)
+        user = await create_user(app)
         project = await create_project(client, user)
         response = await client.post(
             f"{API}/jobs", json={"project_id": project["id"], **body}, headers=user.headers
@@ -140,8 +140,8 @@ class TestSubmitAndRun:
         assert response.status_code == 422
 
     async def test_another_users_ids_are_404(self, client: httpx.AsyncClient, app: FastAPI):
-        owner = await create_user(client, app)
-        stranger = await create_user(client, app)
+        owner = await create_user(app)
+        stranger = await create_user(app)
         project = await create_project(client, owner)
         created = await submit_job(client, owner, project["id"])
         await wait_for_job(client, app, owner, created["id"])
@@ -167,7 +167,7 @@ class TestIdempotency:
     async def test_same_key_and_body_answer_the_first_response_once(
         self, client: httpx.AsyncClient, app: FastAPI
     ):
-        user = await create_user(client, app)
+        user = await create_user(app)
         project = await create_project(client, user)
         headers = {**user.headers, "Idempotency-Key": "retry-1"}
         body = {"project_id": project["id"], "variants": 2}
@@ -181,7 +181,7 @@ class TestIdempotency:
         assert jobs["total"] == 1
 
     async def test_same_key_with_another_body_is_422(self, client: httpx.AsyncClient, app: FastAPI):
-        user = await create_user(client, app)
+        user = await create_user(app)
         project = await create_project(client, user)
         headers = {**user.headers, "Idempotency-Key": "retry-2"}
         await client.post(f"{API}/jobs", json={"project_id": project["id"]}, headers=headers)
@@ -192,8 +192,8 @@ class TestIdempotency:
         assert await balance(client, user) == 9
 
     async def test_keys_belong_to_one_user(self, client: httpx.AsyncClient, app: FastAPI):
-        alice = await create_user(client, app)
-        bob = await create_user(client, app)
+        alice = await create_user(app)
+        bob = await create_user(app)
         for user in (alice, bob):
             project = await create_project(client, user)
             response = await client.post(
@@ -206,7 +206,7 @@ class TestIdempotency:
 
     async def test_concurrent_retries_charge_once(self, client: httpx.AsyncClient, app: FastAPI):
         hold_jobs(app)
-        user = await create_user(client, app)
+        user = await create_user(app)
         project = await create_project(client, user)
         headers = {**user.headers, "Idempotency-Key": "burst"}
         responses = await asyncio.gather(
@@ -225,7 +225,7 @@ class TestIdempotency:
 class TestConcurrency:
     async def test_forty_submissions_never_overspend(self, client: httpx.AsyncClient, app: FastAPI):
         hold_jobs(app)
-        user = await create_user(client, app)
+        user = await create_user(app)
         project = await create_project(client, user)
         body = {"project_id": project["id"], "quality": "4k", "variants": 2}  # 4 credits
         responses = await asyncio.gather(
@@ -250,7 +250,7 @@ class TestCancel:
         self, client: httpx.AsyncClient, app: FastAPI
     ):
         held = hold_jobs(app)
-        user = await create_user(client, app)
+        user = await create_user(app)
         project = await create_project(client, user)
         created = await submit_job(client, user, project["id"], variants=3)
         assert await balance(client, user) == 7
@@ -270,7 +270,7 @@ class TestCancel:
     async def test_a_running_job_stops_before_its_next_variant(
         self, client: httpx.AsyncClient, app: FastAPI
     ):
-        user = await create_user(client, app)
+        user = await create_user(app)
         # Large renders take long enough to cancel between two variants.
         project = await create_project(client, user, platform="custom", width=4096, height=4096)
         created = await submit_job(client, user, project["id"], variants=4)
@@ -296,7 +296,7 @@ class TestHistoryAndEvents:
         self, client: httpx.AsyncClient, app: FastAPI
     ):
         held = hold_jobs(app)
-        user = await create_user(client, app)
+        user = await create_user(app)
         first = await create_project(client, user)
         second = await create_project(client, user)
         await submit_job(client, user, first["id"])

@@ -18,7 +18,7 @@ async def test_reads_are_answered_while_a_writer_holds_the_lock(
 ):
     settings = make_settings(database_url=sqlite_database, data_dir=tmp_path)
     async with running_app(settings) as app, http_client(app) as client:
-        user = await create_user(client, app)
+        user = await create_user(app)
         async with app.state.ports.database.sessionmaker() as writer:
             # The writer's transaction began IMMEDIATE: it holds the write lock until rollback.
             await writer.execute(text("UPDATE users SET bio = 'held' WHERE id IS NULL"))
@@ -31,7 +31,7 @@ async def test_reads_are_answered_while_a_writer_holds_the_lock(
 async def test_writers_wait_for_each_other_instead_of_failing(sqlite_database: str, tmp_path: Path):
     settings = make_settings(database_url=sqlite_database, data_dir=tmp_path)
     async with running_app(settings) as app, http_client(app) as client:
-        user = await create_user(client, app)
+        user = await create_user(app)
         database = app.state.ports.database
         async with database.sessionmaker() as writer:
             await writer.execute(text("UPDATE users SET bio = 'first' WHERE id IS NULL"))

@@ -56,7 +56,7 @@ async def test_with_the_key_value_store_down_token_routes_answer_503_and_keep_th
     )
     async with running_app(settings) as app, http_client(app) as client:
         switch = KeyValueSwitch(app, upstash_url, prefix)
-        user: TestUser = await create_user(client, app)
+        user: TestUser = await create_user(app)
         pending = await signup(client)
         confirm_token = latest_token(app, pending["email"], "confirm-email")
         forgot = await client.post(f"{API}/auth/forgot-password", json={"email": user.email})
@@ -103,7 +103,7 @@ async def test_a_busy_sqlite_database_answers_503_within_its_busy_timeout(
         database_url=sqlite_database, data_dir=tmp_path, database_busy_timeout_seconds=0.3
     )
     async with running_app(settings) as app, http_client(app) as client:
-        user = await create_user(client, app)
+        user = await create_user(app)
         path = make_url(sqlite_database).database
         assert path
         holder = sqlite3.connect(path, isolation_level=None)

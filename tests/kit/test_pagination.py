@@ -63,7 +63,7 @@ async def walk(
 
 class TestCursorWalk:
     async def test_walks_every_row_once_newest_first(self, client: httpx.AsyncClient, app: FastAPI):
-        user = await create_user(client, app)
+        user = await create_user(app)
         ids = await insert_projects(app, user, 11)
         seen, cursor = await walk(client, f"{API}/projects", user, limit=3)
         assert cursor is None
@@ -76,7 +76,7 @@ class TestCursorWalk:
     async def test_rows_added_while_walking_neither_repeat_nor_hide_others(
         self, client: httpx.AsyncClient, app: FastAPI
     ):
-        user = await create_user(client, app)
+        user = await create_user(app)
         ids = await insert_projects(app, user, 10)
         first, cursor = await walk(client, f"{API}/projects", user, limit=4, pages=1)
         # Newer rows arrive between two pages: they belong before the cursor.
@@ -99,7 +99,7 @@ class TestCursorWalk:
     async def test_messages_walk_oldest_first_and_reach_new_ones(
         self, client: httpx.AsyncClient, app: FastAPI
     ):
-        user = await create_user(client, app)
+        user = await create_user(app)
         chat_id = uuid.uuid4()
         message_ids = [uuid.uuid4() for _ in range(7)]
         async with app.state.ports.database.engine.begin() as connection:
@@ -135,7 +135,7 @@ class TestCursorWalk:
     async def test_offset_pages_still_work_and_offer_a_cursor(
         self, client: httpx.AsyncClient, app: FastAPI
     ):
-        user = await create_user(client, app)
+        user = await create_user(app)
         await insert_projects(app, user, 5)
         by_offset = (
             await client.get(
@@ -171,7 +171,7 @@ BAD_CURSORS = [
 
 class TestBadCursor:
     async def test_is_refused_in_the_shared_shape(self, client: httpx.AsyncClient, app: FastAPI):
-        user = await create_user(client, app)
+        user = await create_user(app)
         for path in LISTS:
             for cursor in BAD_CURSORS:
                 response = await client.get(
@@ -182,7 +182,7 @@ class TestBadCursor:
     async def test_cursor_and_offset_together_are_refused(
         self, client: httpx.AsyncClient, app: FastAPI
     ):
-        user = await create_user(client, app)
+        user = await create_user(app)
         cursor = Cursor(at=START, id=uuid.uuid4()).encode()
         response = await client.get(
             f"{API}/projects", params={"cursor": cursor, "offset": 1}, headers=user.headers
@@ -194,8 +194,8 @@ class TestOwnership:
     async def test_another_users_cursor_shows_only_the_callers_rows(
         self, client: httpx.AsyncClient, app: FastAPI
     ):
-        owner = await create_user(client, app)
-        other = await create_user(client, app)
+        owner = await create_user(app)
+        other = await create_user(app)
         await insert_projects(app, owner, 6)
         mine = await insert_projects(app, other, 2)
         first = (
@@ -219,7 +219,7 @@ class TestIndexes:
         database = app.state.ports.database
         if database.dialect != "sqlite":
             pytest.skip("the planner of a near-empty Postgres table prefers a scan anyway")
-        user = await create_user(client, app)
+        user = await create_user(app)
         project = await create_project(client, user)
         chat = (
             await client.post(

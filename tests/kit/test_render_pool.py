@@ -87,7 +87,7 @@ class TestStudioJobs:
             database_url=sqlite_database, data_dir=tmp_path, render_processes=1
         )
         async with running_app(settings) as app, http_client(app) as client:
-            user = await create_user(client, app)
+            user = await create_user(app)
             project = await create_project(client, user)
             created = await submit_job(client, user, project["id"], variants=2)
             job = await wait_for_job(client, app, user, created["id"])

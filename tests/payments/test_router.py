@@ -83,7 +83,7 @@ class TestPurchase:
     async def test_a_provider_without_keys_is_422(self, database_url: str, tmp_path: Path) -> None:
         settings = make_settings(database_url=database_url, data_dir=tmp_path / "data")
         async with running_app(settings) as application, http_client(application) as client:
-            person = await create_user(client, application)
+            person = await create_user(application)
             for provider in ("razorpay", "stripe"):
                 refused = await purchase(client, person, provider=provider, expect=422)
                 assert refused["code"] == "payment_provider_not_configured"

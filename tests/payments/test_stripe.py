@@ -69,7 +69,7 @@ class TestCheckoutSession:
             **payment_settings(razorpay, stripe_api, stripe_secret_key="sk_test_wrong_key_0000"),
         )
         async with running_app(settings) as application, http_client(application) as client:
-            person = await create_user(client, application)
+            person = await create_user(application)
             refused = await purchase(client, person, provider="stripe", expect=503)
             assert refused["code"] == "payment_provider_error"
             orders = await client.get(

@@ -98,7 +98,7 @@ class TestRefusedWhereItMustNotRun:
             allow_ephemeral_kv=True,
         )
         async with running_app(settings) as application, http_client(application) as client:
-            person = await create_user(client, application)
+            person = await create_user(application)
             refused = await purchase(client, person, provider="test", expect=422)
             assert refused["code"] == "payment_provider_not_configured"
             default = await purchase(client, person, provider=None, expect=422)
@@ -114,7 +114,7 @@ class TestRefusedWhereItMustNotRun:
             database_url=database_url, data_dir=tmp_path / "off", test_checkout_enabled=False
         )
         async with running_app(settings) as application, http_client(application) as client:
-            person = await create_user(client, application)
+            person = await create_user(application)
             refused = await purchase(client, person, provider="test", expect=422)
             assert refused["code"] == "payment_provider_not_configured"
             order_id = "00000000-0000-4000-8000-000000000000"

@@ -13,7 +13,7 @@ from tests.factories import API, create_user
 
 class TestReadAndEdit:
     async def test_get_profile(self, client: httpx.AsyncClient, app: FastAPI):
-        user = await create_user(client, app, full_name="Ada Lovelace")
+        user = await create_user(app, full_name="Ada Lovelace")
         response = await client.get(f"{API}/profile", headers=user.headers)
         assert response.status_code == 200
         assert response.json()["full_name"] == "Ada Lovelace"
@@ -22,7 +22,7 @@ class TestReadAndEdit:
     async def test_patch_changes_only_the_fields_sent(
         self, client: httpx.AsyncClient, app: FastAPI
     ):
-        user = await create_user(client, app, full_name="Before")
+        user = await create_user(app, full_name="Before")
         response = await client.patch(
             f"{API}/profile",
             headers=user.headers,
@@ -37,8 +37,8 @@ class TestReadAndEdit:
         assert cleared.json()["bio"] is None
 
     async def test_taken_username_is_409(self, client: httpx.AsyncClient, app: FastAPI):
-        alice = await create_user(client, app)
-        bob = await create_user(client, app)
+        alice = await create_user(app)
+        bob = await create_user(app)
         response = await client.patch(
             f"{API}/profile", headers=bob.headers, json={"username": alice.username.upper()}
         )
@@ -47,7 +47,7 @@ class TestReadAndEdit:
     async def test_bad_input_is_422_and_changes_nothing(
         self, client: httpx.AsyncClient, app: FastAPI
     ):
-        user = await create_user(client, app, full_name="Stays")
+        user = await create_user(app, full_name="Stays")
         for body in ({"username": "x"}, {"dob": "2100-01-01"}, {"bio": "b" * 501}):
             response = await client.patch(f"{API}/profile", headers=user.headers, json=body)
             assert response.status_code == 422, body
@@ -66,8 +66,8 @@ class TestDelete:
     async def test_deletes_the_account_rows_and_sessions(
         self, client: httpx.AsyncClient, app: FastAPI
     ):
-        user = await create_user(client, app)
-        other = await create_user(client, app)
+        user = await create_user(app)
+        other = await create_user(app)
         response = await client.request(
             "DELETE", f"{API}/profile", headers=user.headers, json={"password": user.password}
         )
@@ -85,7 +85,7 @@ class TestDelete:
         assert (await client.get(f"{API}/auth/me", headers=other.headers)).status_code == 200
 
     async def test_wrong_password_deletes_nothing(self, client: httpx.AsyncClient, app: FastAPI):
-        user = await create_user(client, app)
+        user = await create_user(app)
         response = await client.request(
             "DELETE", f"{API}/profile", headers=user.headers, json={"password": "not mine!"}
         )

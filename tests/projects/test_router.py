@@ -31,14 +31,14 @@ class TestCreate:
         platform: str,
         size: tuple[int, int],
     ):
-        user = await create_user(client, app)
+        user = await create_user(app)
         project = await create_project(client, user, platform=platform)
         assert (project["width"], project["height"]) == size
         assert project["status"] == "draft"
         assert project["mode"] == "design"
 
     async def test_custom_needs_its_own_size(self, client: httpx.AsyncClient, app: FastAPI):
-        user = await create_user(client, app)
+        user = await create_user(app)
         project = await create_project(client, user, platform="custom", width=800, height=400)
         assert (project["width"], project["height"]) == (800, 400)
         missing = await client.post(
@@ -61,7 +61,7 @@ class TestCreate:
     async def test_bad_input_is_422(
         self, client: httpx.AsyncClient, app: FastAPI, body: dict[str, object]
     ):
-        user = await create_user(client, app)
+        user = await create_user(app)
         response = await client.post(f"{API}/projects", json=body, headers=user.headers)
         assert response.status_code == 422, response.text
         listed = (
@@ -70,14 +70,14 @@ class TestCreate:
         assert listed["total"] == 0
 
     async def test_unknown_model_preference_is_422(self, client: httpx.AsyncClient, app: FastAPI):
-        user = await create_user(client, app)
+        user = await create_user(app)
         response = await client.post(
             f"{API}/projects", json={"model_pref": "dall-e-9"}, headers=user.headers
         )
         assert_error(response, 422, "unknown_model")
 
     async def test_assets_that_do_not_exist_are_422(self, client: httpx.AsyncClient, app: FastAPI):
-        user = await create_user(client, app)
+        user = await create_user(app)
         response = await client.post(
             f"{API}/projects",
             json={"selfie_asset_ids": ["00000000-0000-4000-8000-000000000000"]},
@@ -88,7 +88,7 @@ class TestCreate:
 
 class TestReadUpdateDelete:
     async def test_list_is_paginated_and_filtered(self, client: httpx.AsyncClient, app: FastAPI):
-        user = await create_user(client, app)
+        user = await create_user(app)
         for index in range(3):
             await create_project(client, user, headline=f"Project {index}")
         page = (
@@ -108,7 +108,7 @@ class TestReadUpdateDelete:
         assert done["total"] == 0
 
     async def test_patch_changes_the_fields_sent(self, client: httpx.AsyncClient, app: FastAPI):
-        user = await create_user(client, app)
+        user = await create_user(app)
         project = await create_project(client, user)
         response = await client.patch(
             f"{API}/projects/{project['id']}",
@@ -126,8 +126,8 @@ class TestReadUpdateDelete:
         assert bad.status_code == 422
 
     async def test_another_users_project_is_404(self, client: httpx.AsyncClient, app: FastAPI):
-        owner = await create_user(client, app)
-        stranger = await create_user(client, app)
+        owner = await create_user(app)
+        stranger = await create_user(app)
         project = await create_project(client, owner)
         for method, suffix, body in [
             ("GET", "", None),
@@ -148,7 +148,7 @@ class TestReadUpdateDelete:
     async def test_delete_removes_jobs_and_render_files(
         self, client: httpx.AsyncClient, app: FastAPI
     ):
-        user = await create_user(client, app)
+        user = await create_user(app)
         project = await create_project(client, user)
         created = await submit_job(client, user, project["id"], variants=2)
         job = await wait_for_job(client, app, user, created["id"])
@@ -168,7 +168,7 @@ class TestReadUpdateDelete:
         self, client: httpx.AsyncClient, app: FastAPI
     ):
         held = hold_jobs(app)
-        user = await create_user(client, app)
+        user = await create_user(app)
         project = await create_project(client, user)
         await submit_job(client, user, project["id"])
         response = await client.delete(f"{API}/projects/{project['id']}", headers=user.headers)
@@ -179,7 +179,7 @@ class TestReadUpdateDelete:
 
     async def test_status_follows_the_latest_job(self, client: httpx.AsyncClient, app: FastAPI):
         held = hold_jobs(app)
-        user = await create_user(client, app)
+        user = await create_user(app)
         project = await create_project(client, user)
         await submit_job(client, user, project["id"])
         queued = await client.get(f"{API}/projects/{project['id']}", headers=user.headers)

@@ -40,7 +40,7 @@ async def test_uploads_refused_by_the_bucket_are_413_and_415(
     assert len(large_png.getvalue()) > BUCKET_LIMIT
 
     async with running_app(settings) as app, http_client(app) as client:
-        user = await create_user(client, app)
+        user = await create_user(app)
         supabase.state.requests.clear()
         too_large = await upload(client, user, large_png.getvalue())
         assert_error(too_large, 413, "payload_too_large")
