@@ -216,7 +216,7 @@ class TestHugeNumbers:
 async def test_the_connection_survives_hostile_requests(database_url: str, tmp_path: Path):
     """One kept-alive connection: every refusal is a 4xx and the next request still works."""
     settings = make_settings(database_url=database_url, data_dir=tmp_path / "data")
-    async with live_app(settings) as live, httpx.AsyncClient(base_url=live.url) as http:
+    async with live_app(settings) as live:
         user = await create_user(live.app)
         reader, writer = await asyncio.open_connection(*live.address)
         auth = {"Authorization": f"Bearer {user.access_token}"}
