@@ -201,13 +201,16 @@ CANNOT_BE_STATED = {
 }
 CONFIG = schemathesis.Config.from_dict(
     {
+        # The API refuses NUL in any text (Postgres cannot store it): a rule for every string
+        # that the schema does not repeat on each field.
+        "generation": {"allow-x00": False},
         "operations": [
             {
                 "include-name": f"{method} {path}",
                 "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, *extra]}},
             }
             for (method, path), extra in CANNOT_BE_STATED.items()
-        ]
+        ],
     }
 )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import errno
-import sqlite3
+import sys
 
 from sqlalchemy import exc as sa_exc
 
@@ -40,7 +40,9 @@ def is_database_unavailable(error: BaseException) -> bool:
         if error.connection_invalidated:
             return True
         original = error.orig
-        if isinstance(original, sqlite3.OperationalError):
+        # Only loaded when SQLite is in use; a Postgres deployment never imports the driver.
+        sqlite3 = sys.modules.get("sqlite3")
+        if sqlite3 is not None and isinstance(original, sqlite3.OperationalError):
             return str(original).lower().startswith(_SQLITE_UNAVAILABLE)
         if original is not None:
             return is_database_unavailable(original)

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.conftest import make_settings
-from tests.factories import API, TestUser, create_user
+from tests.factories import API, TestUser, sign_up_through_api
 from tests.images import image_bytes
 from tests.support.live_app import LiveApp, live_app, read_response, request_head
 
@@ -83,8 +83,9 @@ async def test_a_trickling_upload_holds_no_connection_and_others_write(
         database_busy_timeout_seconds=1.0,
     )
     async with live_app(settings) as live, httpx.AsyncClient(base_url=live.url) as client:
-        slow_user = await create_user(live.app)
-        other = await create_user(live.app)
+        # Over HTTP: the served app's connections belong to the server's event loop.
+        slow_user = await sign_up_through_api(client, live.app)
+        other = await sign_up_through_api(client, live.app)
         boundary = uuid.uuid4().hex
         body = multipart(fields, image_bytes(), boundary)
         slow = SlowUpload(live, slow_user, path, body, boundary)

@@ -30,7 +30,7 @@ from tests.factories import (
     TestUser,
     balance,
     create_project,
-    create_user,
+    sign_up_through_api,
     signup_body,
     submit_job,
 )
@@ -216,8 +216,9 @@ class TestHugeNumbers:
 async def test_the_connection_survives_hostile_requests(database_url: str, tmp_path: Path):
     """One kept-alive connection: every refusal is a 4xx and the next request still works."""
     settings = make_settings(database_url=database_url, data_dir=tmp_path / "data")
-    async with live_app(settings) as live:
-        user = await create_user(live.app)
+    async with live_app(settings) as live, httpx.AsyncClient(base_url=live.url) as http:
+        # Over HTTP: the served app's connections belong to the server's event loop.
+        user = await sign_up_through_api(http, live.app)
         reader, writer = await asyncio.open_connection(*live.address)
         auth = {"Authorization": f"Bearer {user.access_token}"}
         json_headers = {**auth, "Content-Type": "application/json"}

@@ -52,4 +52,4 @@ async def test_uploads_refused_by_the_bucket_are_413_and_415(
         uploads = [path for method, path in supabase.state.requests if method == "POST"]
         assert len(uploads) == 2, supabase.state.requests
         listing = (await client.get(f"{API}/assets", headers=user.headers)).json()
-        assert listing["total"] == 0
+        assert listing["items"] == []
