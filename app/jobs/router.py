@@ -6,7 +6,7 @@ import uuid
 from collections.abc import AsyncIterable
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, status
+from fastapi import APIRouter, Query, status
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from app.auth.deps import AUTHED, CurrentUser
@@ -18,6 +18,7 @@ from app.jobs.deps import OwnedJob, StreamCursorDep, StreamSettingsDep, StreamSl
 from app.jobs.events import InvalidLastEventId, TooManyStreams, job_event_stream
 from app.jobs.schemas import JobCreate, JobCreated, JobOut, ModelOut
 from app.kit.errors import responses
+from app.kit.idempotency import IdempotencyKeyHeader, IdempotencyKeyInFlight, IdempotencyKeyReused
 from app.kit.pagination import InvalidCursor, Page, PageParamsDep
 from app.models import JobStatus
 from app.projects.service import ProjectNotFound
@@ -46,8 +47,8 @@ async def list_models(ports: PortsDep) -> list[ModelOut]:
             ModelUnavailable,
             InvalidModelParameter,
             service.ReferenceRequired,
-            service.IdempotencyKeyReused,
-            service.IdempotencyKeyInFlight,
+            IdempotencyKeyReused,
+            IdempotencyKeyInFlight,
         ),
     },
 )
@@ -56,14 +57,7 @@ async def submit_job(
     user: CurrentUser,
     session: SessionDep,
     ports: PortsDep,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            min_length=1,
-            max_length=200,
-            description="Retry-safe key: the same key and body within 24 h answer the same.",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> JobCreated:
     """Charge the credits and queue the job; follow it with GET /jobs/{id} or its events."""
     return await service.submit_job(

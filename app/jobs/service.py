@@ -17,6 +17,7 @@ from app.jobs import repository
 from app.jobs.schemas import JobCreate, JobCreated, JobOut, ModelOut, ParamOut, RenderOut
 from app.kit.db import after_commit
 from app.kit.errors import Conflict, NotFound, Unprocessable
+from app.kit.idempotency import IdempotencyKeyInFlight, IdempotencyKeyReused
 from app.kit.pagination import Page, PageParams
 from app.models import IdempotencyKey, Job, JobStatus, Project
 from app.models.base import utcnow
@@ -38,16 +39,6 @@ DEFAULT_MODEL = "studio"
 
 class JobNotFound(NotFound):
     message = "Job not found."
-
-
-class IdempotencyKeyReused(Unprocessable):
-    code = "idempotency_key_reused"
-    message = "This Idempotency-Key was already used with a different request."
-
-
-class IdempotencyKeyInFlight(Conflict):
-    code = "idempotency_key_in_flight"
-    message = "A request with this Idempotency-Key is being processed; retry shortly."
 
 
 class ReferenceRequired(Unprocessable):

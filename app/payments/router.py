@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import html
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from app.adapters.payments import InvalidSignature, PaymentProvider, ProviderName
 from app.auth.deps import AUTHED, CurrentUser
 from app.config import API_PREFIX
 from app.deps import PortsDep, SessionDep
-from app.jobs.service import IdempotencyKeyInFlight, IdempotencyKeyReused
 from app.kit.errors import AppError, BadRequest, NotFound, error_response, responses
+from app.kit.idempotency import IdempotencyKeyHeader, IdempotencyKeyInFlight, IdempotencyKeyReused
 from app.kit.pagination import InvalidCursor, Page, PageParamsDep
 from app.models import Payment, PaymentStatus
 from app.payments import repository, service
@@ -83,14 +82,7 @@ async def purchase(
     user: CurrentUser,
     session: SessionDep,
     ports: PortsDep,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            min_length=1,
-            max_length=200,
-            description="Retry-safe key: the same key and body within 24 h answer the same.",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
     """Open a checkout for a package; `checkout` says how the buyer pays."""
     status, payload = await service.purchase(

@@ -32,9 +32,9 @@ from app.auth.identity import SignedInUser
 from app.config import CreditPackage, Settings
 from app.credits import repository as credits_repository
 from app.credits.service import CreditReason, apply_credit_change
-from app.jobs.service import IdempotencyKeyInFlight, IdempotencyKeyReused
 from app.kit.db import after_commit, end_read_only_transaction
 from app.kit.errors import BadRequest, Conflict, NotFound, ServiceUnavailable, Unprocessable
+from app.kit.idempotency import IdempotencyKeyInFlight, IdempotencyKeyReused
 from app.models import Payment, PaymentStatus, User
 from app.models.base import utcnow
 from app.payments import repository
