@@ -216,8 +216,11 @@ class StreamSlots:
             logger.warning("stream cap skipped: key-value store unavailable")
             return None
         others = sorted(expires for member, expires in expiries.items() if member != slot)
-        # The oldest open stream ends by its bound, a grace period before its slot expires.
-        raise TooManyStreams(math.ceil(others[0] - SLOT_GRACE_SECONDS - now) if others else 1)
+        # The oldest open stream ends by its bound, a grace period before its slot expires
+        # (never later than one whole stream from now: the stored expiry is rounded).
+        bound = self._lifetime - SLOT_GRACE_SECONDS
+        wait = math.ceil(others[0] - SLOT_GRACE_SECONDS - now) if others else 1
+        raise TooManyStreams(min(wait, bound))
 
     async def release(self, user_id: uuid.UUID, slot: str) -> None:
         try:

@@ -361,7 +361,7 @@ class TestClientAddress:
     async def test_a_made_up_forwarded_for_does_not_lift_the_sign_in_limit(
         self, start_function: StartFunction
     ) -> None:
-        service = start_function(RATE_LIMIT_SIGNIN="2")
+        service = start_function(RATE_LIMIT_SIGNIN="2", RATE_LIMIT_WINDOW_SECONDS="900")
         # One caller per gateway (the limit is per address), both through one function.
         callers = {Gateway.REST_API: "203.0.113.24", Gateway.HTTP_API: "203.0.113.25"}
         for gateway, caller in callers.items():

@@ -41,6 +41,8 @@ def function_environment(data_dir: Path, **extra: str) -> dict[str, str]:
         "PUBLIC_BASE_URL": f"https://{HOST}",
         "LOG_LEVEL": "WARNING",
         "RATE_LIMIT_SIGNIN": str(SIGNIN_LIMIT),
+        # A long window: a boundary inside the test would reset the counts it checks.
+        "RATE_LIMIT_WINDOW_SECONDS": "900",
         "SWEEP_INTERVAL_SECONDS": "0",
         **extra,
     }
