@@ -10,10 +10,11 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.adapters.kv import KeyValueUnavailable
 from app.config import Settings, secret_value
 from app.internal.schemas import RunOut
 from app.jobs import repository as jobs_repository
@@ -202,7 +203,8 @@ async def sweep(ports: Ports) -> SweepResult:
                 result.failed += 1
             continue
         try:
-            await ports.dispatcher.dispatch(job.id, attempt=job.attempts)
+            # Counted over every round, so an admin retry's runs are not taken for duplicates.
+            await ports.dispatcher.dispatch(job.id, attempt=job.prior_attempts + job.attempts)
         except Exception:
             # Left as it is, the job is found again by the next sweep.
             logger.exception("sweep could not dispatch a job", extra={"job_id": str(job.id)})
@@ -210,7 +212,21 @@ async def sweep(ports: Ports) -> SweepResult:
         result.redispatched += 1
     if result.redispatched or result.failed:
         logger.info("sweep done", extra={**vars(result)})
+    await record_sweep(ports, result, started_at=now)
     return result
+
+
+# Where the last sweep's time and counts are kept, for GET /admin/metrics/system.
+LAST_SWEEP_KEY = "sweep:last"
+
+
+async def record_sweep(ports: Ports, result: SweepResult, *, started_at: datetime) -> None:
+    """Note when this sweep ran; a key-value outage must not fail the sweep that did its work."""
+    record = {"at": started_at.isoformat(), **vars(result)}
+    try:
+        await ports.kv.put(LAST_SWEEP_KEY, json.dumps(record, separators=(",", ":")))
+    except KeyValueUnavailable as exc:
+        logger.warning("sweep time not recorded", extra={"error": str(exc)})
 
 
 async def cron_sweep(*, ports: Ports) -> SweepResult:

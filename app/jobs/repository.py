@@ -67,7 +67,12 @@ async def delete_idempotency_key(session: AsyncSession, key_id: uuid.UUID) -> No
 
 
 async def claim(
-    session: AsyncSession, *, job_id: uuid.UUID, lease_seconds: int, max_attempts: int
+    session: AsyncSession,
+    *,
+    job_id: uuid.UUID,
+    lease_seconds: int,
+    max_attempts: int,
+    holder: str | None = None,
 ) -> Job | None:
     """Take the job for one run: queued, or running with an expired lease, and attempts left.
 
@@ -88,6 +93,7 @@ async def claim(
             status=JobStatus.RUNNING.value,
             attempts=Job.attempts + 1,
             lease_until=now + timedelta(seconds=lease_seconds),
+            lease_holder=holder,
             started_at=func.coalesce(Job.started_at, now),
             updated_at=now,
         )
@@ -121,6 +127,9 @@ async def fail_exhausted(
         .values(
             status=JobStatus.FAILED.value,
             error=error,
+            error_kind="attempts_exhausted",
+            error_detail=f"still unfinished after {max_attempts} attempts",
+            error_retryable=True,
             finished_at=now,
             updated_at=now,
             lease_until=None,

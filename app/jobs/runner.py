@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import secrets
+import socket
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -32,7 +34,7 @@ from app.kit.db import transaction
 from app.models import Asset, Job, JobStatus, Project, Render
 from app.providers.base import Brief, InputImage, ProviderError, RenderRequest
 from app.providers.prompt import build_prompt
-from app.providers.registry import ModelSpec, get_model, render_size
+from app.providers.registry import ModelSpec, UnknownModel, get_model, render_size
 
 if TYPE_CHECKING:
     from app.ports import Ports
@@ -46,6 +48,35 @@ STORAGE_REFUSED = "The render could not be stored. Your credits for it were refu
 STORAGE_DOWN = "Renders could not be saved. Your credits for the missing ones were refunded."
 
 _QUOTED = re.compile(r"[\"“”]([^\"“”]{1,200})[\"“”]")
+
+
+# Admin-only failure kinds, stored beside the message the person sees.
+FAILED_PROVIDER = "provider_error"
+FAILED_UNEXPECTEDLY = "unexpected_error"
+FAILED_STORAGE_REFUSED = "storage_refused"
+FAILED_STORAGE_DOWN = "storage_unavailable"
+MAX_ERROR_DETAIL_CHARS = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why a run failed, for admins: never shown to the person whose job it was."""
+
+    kind: str
+    detail: str
+    retryable: bool | None = None
+
+    def values(self) -> dict[str, object]:
+        return {
+            "error_kind": self.kind,
+            "error_detail": self.detail[:MAX_ERROR_DETAIL_CHARS],
+            "error_retryable": self.retryable,
+        }
+
+
+def runner_identity() -> str:
+    """Who holds a lease: this host and process, as an admin can look them up."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:120]
 
 
 class LostLease(Exception):
@@ -179,11 +210,18 @@ async def _store_variant(
 
 
 async def _finish(
-    ports: Ports, job: Job, attempt: int, status: JobStatus, error: str | None = None
+    ports: Ports,
+    job: Job,
+    attempt: int,
+    status: JobStatus,
+    error: str | None = None,
+    failure: Failure | None = None,
 ) -> None:
     async with transaction(ports.database.sessionmaker) as session:
         produced = len(await repository.produced_variants(session, job.id))
         values: dict[str, object] = {"status": status.value, "error": error}
+        if failure is not None:
+            values.update(failure.values())
         if status is JobStatus.SUCCEEDED:
             values["progress"] = 100
         if not await repository.finish(
@@ -204,10 +242,12 @@ async def _finish(
     )
 
 
-async def _release_or_fail(ports: Ports, job: Job, attempt: int) -> JobStatus | None:
+async def _release_or_fail(
+    ports: Ports, job: Job, attempt: int, failure: Failure
+) -> JobStatus | None:
     """After a transient outage: back to the queue while attempts remain, else failed."""
     if attempt >= ports.settings.job_max_attempts:
-        await _finish(ports, job, attempt, JobStatus.FAILED, STORAGE_DOWN)
+        await _finish(ports, job, attempt, JobStatus.FAILED, STORAGE_DOWN, failure)
         return JobStatus.FAILED
     async with transaction(ports.database.sessionmaker) as session:
         if not await repository.release(session, job_id=job.id, attempt=attempt):
@@ -252,6 +292,18 @@ async def _render_missing(ports: Ports, plan: RunPlan, attempt: int, produced: s
     return canceled
 
 
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def plan_provider(job: Job) -> str:
+    """The provider behind the job's model, naming where a provider error came from."""
+    try:
+        return get_model(job.model).provider
+    except UnknownModel:
+        return job.model
+
+
 async def claim_job(ports: Ports, job_id: uuid.UUID) -> Job | None:
     async with transaction(ports.database.sessionmaker) as session:
         job = await repository.claim(
@@ -259,6 +311,7 @@ async def claim_job(ports: Ports, job_id: uuid.UUID) -> Job | None:
             job_id=job_id,
             lease_seconds=ports.settings.job_lease_seconds,
             max_attempts=ports.settings.job_max_attempts,
+            holder=runner_identity(),
         )
         if job is not None:
             await repository.refresh_project_status(session, job.project_id)
@@ -288,22 +341,30 @@ async def run_job(ports: Ports, job_id: uuid.UUID) -> JobStatus | None:
     except ObjectRejected as error:
         # Storage refuses this render for good (its size or type): retrying cannot help.
         logger.warning("job failed", extra={"job_id": str(job_id), "reason": str(error)})
-        await _finish(ports, job, attempt, JobStatus.FAILED, STORAGE_REFUSED)
+        failure = Failure(FAILED_STORAGE_REFUSED, _describe(error), retryable=False)
+        await _finish(ports, job, attempt, JobStatus.FAILED, STORAGE_REFUSED, failure)
         return JobStatus.FAILED
     except StorageUnavailable as error:
         # An outage is not the job's fault and may pass: queue it again rather than fail it.
         logger.warning("job paused", extra={"job_id": str(job_id), "reason": str(error)})
-        return await _release_or_fail(ports, job, attempt)
+        failure = Failure(FAILED_STORAGE_DOWN, _describe(error), retryable=True)
+        return await _release_or_fail(ports, job, attempt, failure)
     except ProviderError as error:
         logger.warning(
             "job failed",
             extra={"job_id": str(job_id), "reason": error.internal or error.user_message},
         )
-        await _finish(ports, job, attempt, JobStatus.FAILED, error.user_message)
+        failure = Failure(
+            FAILED_PROVIDER,
+            f"{plan_provider(job)}: {error.internal or error.user_message}",
+            retryable=error.retryable,
+        )
+        await _finish(ports, job, attempt, JobStatus.FAILED, error.user_message, failure)
         return JobStatus.FAILED
-    except Exception:
+    except Exception as error:
         logger.exception("job crashed", extra={"job_id": str(job_id)})
-        await _finish(ports, job, attempt, JobStatus.FAILED, UNEXPECTED_FAILURE)
+        failure = Failure(FAILED_UNEXPECTEDLY, _describe(error))
+        await _finish(ports, job, attempt, JobStatus.FAILED, UNEXPECTED_FAILURE, failure)
         return JobStatus.FAILED
     await _finish(ports, job, attempt, JobStatus.SUCCEEDED)
     return JobStatus.SUCCEEDED

@@ -51,12 +51,14 @@ class JobAlreadyFinished(Conflict):
     message = "The job has already finished."
 
 
-def charge_reference(job_id: uuid.UUID) -> str:
-    return f"job:{job_id}:charge"
+def charge_reference(job_id: uuid.UUID, retry: int = 0) -> str:
+    """The ledger reference of a job's charge; each admin retry is charged under its own."""
+    return f"job:{job_id}:charge" if retry == 0 else f"job:{job_id}:charge:{retry}"
 
 
-def refund_reference(job_id: uuid.UUID) -> str:
-    return f"job:{job_id}:refund"
+def refund_reference(job_id: uuid.UUID, retry: int = 0) -> str:
+    """The reference of a run's refund: once per job, and once more per admin retry."""
+    return f"job:{job_id}:refund" if retry == 0 else f"job:{job_id}:refund:{retry}"
 
 
 def _request_hash(data: JobCreate, instruction: str | None) -> str:
@@ -194,7 +196,7 @@ async def refund_unproduced(session: AsyncSession, job: Job, produced: int) -> i
         user_id=job.user_id,
         delta=amount,
         reason=CreditReason.JOB_REFUND,
-        reference=refund_reference(job.id),
+        reference=refund_reference(job.id, job.retries),
     )
     if change.applied:
         job.refunded_credits = amount

@@ -12,7 +12,11 @@ from app.models.base import Base, CreatedAtMixin, IdMixin
 
 class CreditTransaction(IdMixin, CreatedAtMixin, Base):
     __tablename__ = "credit_transactions"
-    __table_args__ = (Index("ix_credit_transactions_user_created", "user_id", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_credit_transactions_user_created", "user_id", "created_at", "id"),
+        # Admin stats sum each reason over a recent window.
+        Index("ix_credit_transactions_created", "created_at", "reason", "delta"),
+    )
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     delta: Mapped[int]

@@ -28,6 +28,8 @@ class Payment(CreatedAtMixin, Base):
     __tablename__ = "payments"
     __table_args__ = (
         Index("ix_payments_user_created", "user_id", "created_at", "id"),
+        # Admin stats: revenue of the orders paid in a recent window.
+        Index("ix_payments_paid", "paid_at"),
         UniqueConstraint("user_id", "idempotency_key", name="uq_payments_user_idempotency_key"),
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("credits > 0", name="credits_positive"),

@@ -63,6 +63,11 @@ class Job(IdMixin, CreatedAtMixin, Base):
         Index("ix_jobs_user_status_created", "user_id", "status", "created_at", "id"),
         Index("ix_jobs_project_created", "project_id", "created_at", "id"),
         Index("ix_jobs_status_updated", "status", "updated_at"),
+        # The admin job list's filters and sorts, each ending in its keyset order.
+        Index("ix_jobs_created", "created_at", "id"),
+        Index("ix_jobs_updated", "updated_at", "id"),
+        Index("ix_jobs_status_created", "status", "created_at", "id"),
+        Index("ix_jobs_model_created", "model", "created_at", "id"),
     )
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -75,10 +80,20 @@ class Job(IdMixin, CreatedAtMixin, Base):
     status: Mapped[str] = mapped_column(String(10), default=JobStatus.QUEUED.value)
     progress: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(String(500), default=None)
+    # What went wrong, for admins only: `error` is what the person sees.
+    error_kind: Mapped[str | None] = mapped_column(String(40), default=None)
+    error_detail: Mapped[str | None] = mapped_column(Text, default=None)
+    error_retryable: Mapped[bool | None] = mapped_column(Boolean, default=None)
     cost_credits: Mapped[int]
     refunded_credits: Mapped[int] = mapped_column(default=0)
     attempts: Mapped[int] = mapped_column(default=0)
     lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    # The process that claimed the current lease (host:pid), for admins following a run.
+    lease_holder: Mapped[str | None] = mapped_column(String(120), default=None)
+    # Admin retries of a failed job; each starts a new round of attempts, and each round has
+    # its own charge and refund references in the ledger.
+    retries: Mapped[int] = mapped_column(default=0)
+    prior_attempts: Mapped[int] = mapped_column(default=0)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
