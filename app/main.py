@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from app.admin.ops.router import router as admin_ops_router
 from app.admin.router import router as admin_router
 from app.assets.router import router as assets_router
 from app.auth.router import router as auth_router
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, *, ports: Ports | None = None) 
         health_router,
         internal_router,
         admin_router,
+        admin_ops_router,
     ):
         app.include_router(router)
 

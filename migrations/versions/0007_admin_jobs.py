@@ -2,7 +2,7 @@
 indexes behind the admin job list and the stats.
 
 Revision ID: 0007_admin_jobs
-Revises: 0005_payments
+Revises: 0006_admin
 Create Date: 2026-12-02
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_admin_jobs"
-down_revision: str | None = "0005_payments"
+down_revision: str | None = "0006_admin"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -48,7 +48,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name, table, _columns in reversed(INDEXES):
+    for name, table, _indexed in reversed(INDEXES):
         op.drop_index(name, table_name=table)
     with op.batch_alter_table("jobs") as batch:
         for column in reversed(_columns()):

@@ -1,0 +1,1 @@
+"""Admin operations: every job, the stats and the system metrics."""
