@@ -63,6 +63,7 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/coldstart.py
 	$(BIN)/python bench/coldstart_vercel.py
 	$(BIN)/python bench/lambda_coldstart.py
+	$(BIN)/python bench/admin_queries.py
 
 ## bundle-size: install requirements.txt as Vercel does and compare it with the 250 MB limit
 bundle-size: $(VENV)/.dev-installed

@@ -111,7 +111,9 @@ class UserStats(BaseModel):
     confirmed: int
     suspended: int
     new_in_window: int
-    active_in_window: int = Field(description="Signed in, refreshed or submitted a job.")
+    active_in_window: int = Field(
+        description="Signed in or refreshed a session in the window (every API user does)."
+    )
 
 
 class ModelJobStats(BaseModel):
