@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Body, Query
+from fastapi.openapi.models import Example
 
 from app.admin.audit import AdminActionName, AuditTarget, record_admin_action
 from app.admin.deps import AdminRouter, AuditActorDep
@@ -32,6 +33,19 @@ from app.models import JobStatus
 
 router = AdminRouter()
 NOT_FOUND = responses(service.AdminJobNotFound)
+RETRY_EXAMPLES: dict[str, Example] = {
+    "with_reason": {
+        "summary": "A retry with a note for the audit trail",
+        "value": {"reason": "Provider outage is over; run it again."},
+    },
+    "bare": {"summary": "No note (the body may also be left out)", "value": {}},
+}
+REFUND_EXAMPLES: dict[str, Example] = {
+    "refund": {
+        "summary": "Credits back for a job whose renders were unusable",
+        "value": {"reason": "The renders were blank; refunded."},
+    }
+}
 ModelFilter = Annotated[str | None, Query(min_length=1, max_length=40, description="Model id.")]
 
 
@@ -87,7 +101,7 @@ async def retry_job(
     session: SessionDep,
     ports: PortsDep,
     actor: AuditActorDep,
-    body: Annotated[RetryIn | None, Body()] = None,
+    body: Annotated[RetryIn | None, Body(openapi_examples=RETRY_EXAMPLES)] = None,
 ) -> AdminJobDetail:
     """Run a failed job again through the dispatcher. What its failure refunded is charged
     again (402 if its owner can no longer pay); 409 unless the job is failed. Audited."""
@@ -117,7 +131,7 @@ async def retry_job(
 )
 async def refund_job(
     job_id: uuid.UUID,
-    body: RefundIn,
+    body: Annotated[RefundIn, Body(openapi_examples=REFUND_EXAMPLES)],
     session: SessionDep,
     ports: PortsDep,
     actor: AuditActorDep,
