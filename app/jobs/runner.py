@@ -296,7 +296,7 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def plan_provider(job: Job) -> str:
+def _provider_name(job: Job) -> str:
     """The provider behind the job's model, naming where a provider error came from."""
     try:
         return get_model(job.model).provider
@@ -356,7 +356,7 @@ async def run_job(ports: Ports, job_id: uuid.UUID) -> JobStatus | None:
         )
         failure = Failure(
             FAILED_PROVIDER,
-            f"{plan_provider(job)}: {error.internal or error.user_message}",
+            f"{_provider_name(job)}: {error.internal or error.user_message}",
             retryable=error.retryable,
         )
         await _finish(ports, job, attempt, JobStatus.FAILED, error.user_message, failure)
