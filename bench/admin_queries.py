@@ -341,11 +341,18 @@ def admin_user_routes(client: httpx.Client) -> tuple[str | None, list[str]]:
         return None, []
     names = {parameter["name"]: parameter for parameter in operation.get("parameters", [])}
     search = next((name for name in ("search", "q") if name in names), None)
+    components = schema.get("components", {}).get("schemas", {})
+
+    def resolve(node: dict[str, Any]) -> dict[str, Any]:
+        reference = node.get("$ref", "")
+        resolved: dict[str, Any] = components.get(reference.rsplit("/", 1)[-1], node)
+        return resolved if reference else node
+
     sorts: list[str] = []
-    sort = names.get("sort", {}).get("schema", {})
-    for option in [sort, *sort.get("anyOf", [])]:
-        sorts.extend(option.get("enum", []))
-    return search, [name for name in sorts if name] or list(USER_SORTS)
+    sort = resolve(names.get("sort", {}).get("schema", {}))
+    for option in [sort, *sort.get("anyOf", []), *sort.get("allOf", [])]:
+        sorts.extend(resolve(option).get("enum", []))
+    return search, list(dict.fromkeys(name for name in sorts if name)) or list(USER_SORTS)
 
 
 async def app_figures(base_url: str, headers: dict[str, str], runs: int) -> list[Figure]:
