@@ -39,9 +39,17 @@ class AppError(Exception):
     code: ClassVar[str] = "bad_request"
     message: ClassVar[str] = "The request could not be processed."
 
-    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ):
         self.detail = detail or self.message
         self.headers = headers
+        # More fields beside `detail` and `code`, for errors that say more (which rows failed).
+        self.extra = extra
         super().__init__(self.detail)
 
     @classmethod
@@ -153,14 +161,19 @@ _STATUS_CODES = {
 
 
 def error_response(
-    status: int, code: str, detail: str, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
-    return JSONResponse({"detail": detail, "code": code}, status_code=status, headers=headers)
+    body = {**(extra or {}), "detail": detail, "code": code}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def _app_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    return error_response(exc.status, exc.code, exc.detail, exc.headers)
+    return error_response(exc.status, exc.code, exc.detail, exc.headers, exc.extra)
 
 
 async def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
