@@ -5,7 +5,8 @@ A scratch Postgres cluster is started for the run (tests/support/services.py) un
 `--database-url` names a server; the rows are seeded with COPY in a few seconds. Goals:
 stats <= 20 ms at the database and <= 40 ms through the app, user search and sorted user pages
 <= 30 ms through the app. Medians with the p10-p90 spread are printed, and the EXPLAIN ANALYZE
-plan of the stats query over 30 days (`--plans`: of every window).
+plan of the stats query over 30 days (`--plans`: of every window, and of each statement the
+admin user list sends for its searches and sorts).
 
 Run: python bench/admin_queries.py [--database-url postgresql://...] [--runs N] [--plans]
 """
@@ -328,9 +329,67 @@ async def database_figures(url: str, runs: int) -> tuple[list[Figure], dict[str,
                 plans[f"stats {window}"] = "\n".join(
                     row[0] for row in (await session.execute(statement)).all()
                 )
+        await user_list_figures(database, runs, figures, plans)
     finally:
         await database.dispose()
     return figures, plans
+
+
+async def user_list_figures(
+    database: Any, runs: int, figures: list[Figure], plans: dict[str, str]
+) -> None:
+    """The admin user list's own queries (its repository, when this build has one), timed at
+    the database, with the plan of each statement it sends."""
+    try:
+        from app.admin import repository as users_repository
+        from app.admin.schemas import SortOrder, UserSort
+    except ImportError:
+        return
+    from sqlalchemy import event
+
+    from app.kit.pagination import PageParams
+
+    page = PageParams(limit=50, offset=0, cursor=None, include_total=False)
+    cases: dict[str, dict[str, Any]] = {
+        f"users search={term}": {"filters": users_repository.UserFilters(search=term)}
+        for term in ("person0042", "chen", "mail.com")
+    }
+    for sort in UserSort:
+        cases[f"users sort={sort.value} asc"] = {"sort": sort, "order": SortOrder.ASC}
+    captured: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        captured.append((statement, parameters))
+
+    for name, case in cases.items():
+
+        async def once(case: dict[str, Any] = case) -> None:
+            async with database.read_sessionmaker() as session:
+                await users_repository.list_users(
+                    session,
+                    filters=case.get("filters", users_repository.UserFilters()),
+                    sort=case.get("sort", UserSort.CREATED_AT),
+                    order=case.get("order", SortOrder.DESC),
+                    page=page,
+                )
+
+        goal = GOALS_MS["users_search" if "search" in name else "users_page"]
+        figures.append(Figure(f"{name} at the database", await timed(runs, once), goal))
+        captured.clear()
+        event.listen(database.engine.sync_engine, "before_cursor_execute", capture)
+        try:
+            await once()
+        finally:
+            event.remove(database.engine.sync_engine, "before_cursor_execute", capture)
+        async with database.read_sessionmaker() as session:
+            connection = await session.connection()
+            lines = []
+            for statement, parameters in captured:
+                result = await connection.exec_driver_sql(
+                    "EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters
+                )
+                lines += [statement.strip().splitlines()[0][:120], *(row[0] for row in result)]
+            plans[name] = "\n".join(lines)
 
 
 def admin_user_routes(client: httpx.Client) -> tuple[str | None, list[str]]:
@@ -417,7 +476,7 @@ def main() -> None:
     for figure in [*db_figures, *http_figures]:
         print(figure.line())
     print("milliseconds per request, sequential; the machine is shared, so spreads are wide")
-    shown = plans if args.plans else {"stats 30d": plans["stats 30d"]}
+    shown = plans if args.plans else {name: plans[name] for name in plans if "30d" in name}
     for name, plan in shown.items():
         print(f"\nEXPLAIN ANALYZE {name}:\n{plan}")
 
