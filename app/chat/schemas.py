@@ -55,3 +55,16 @@ class MessageExchange(BaseModel):
     message: MessageOut
     reply: MessageOut
     job: JobCreated | None
+
+
+class MessagePosted(MessageOut):
+    """The stored message, as `GET /chat/{id}/messages` lists it, with what it brought about."""
+
+    reply: MessageOut | None = Field(
+        description="The `ai` message answering this one (also in the list, right after it)."
+    )
+    job: JobCreated | None = Field(description="The render this message started, if any.")
+
+    @classmethod
+    def of(cls, exchange: MessageExchange) -> MessagePosted:
+        return cls(**exchange.message.model_dump(), reply=exchange.reply, job=exchange.job)
