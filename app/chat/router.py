@@ -22,6 +22,7 @@ from app.kit.pagination import (
     page_headers,
 )
 from app.projects.service import ProjectNotFound
+from app.providers.registry import ModelUnavailable, UnknownModel
 
 router = APIRouter(prefix=f"{API_PREFIX}/chat", tags=["chat"], responses=AUTHED)
 NOT_FOUND = responses(service.ChatNotFound)
@@ -84,7 +85,10 @@ async def list_messages(
     "/{chat_id}/messages",
     response_model=MessagePosted,
     status_code=status.HTTP_201_CREATED,
-    responses={**NOT_FOUND, **responses(service.ChatHasNoProject, InsufficientCredits)},
+    responses={
+        **NOT_FOUND,
+        **responses(service.ChatHasNoProject, UnknownModel, ModelUnavailable, InsufficientCredits),
+    },
 )
 async def post_message(
     body: MessageCreate, chat: OwnedChat, user: CurrentUser, session: SessionDep, ports: PortsDep
