@@ -21,13 +21,11 @@ from app.profile.schemas import DeleteAccountRequest, ProfileUpdate
 
 router = APIRouter(prefix=f"{API_PREFIX}/profile", tags=["profile"], responses=AUTHED)
 
-AVATAR_MAX_SIDE = 1024
-
 
 async def get_avatar_upload(
     request: Request, ports: PortsDep, _claims: AccessClaimsDep
 ) -> ImageUpload:
-    return await read_image_upload(request, ports, max_side=AVATAR_MAX_SIDE)
+    return await read_image_upload(request, ports, max_side=service.AVATAR_MAX_SIDE)
 
 
 # Before CurrentUser/SessionDep in the route: read and cleaned before a session is opened.

@@ -23,6 +23,8 @@ from app.profile.schemas import ProfileUpdate
 
 logger = logging.getLogger("app.profile")
 
+# Profile photos are shown small: stored at most this many pixels a side.
+AVATAR_MAX_SIDE = 1024
 _AVATAR_NAME = re.compile(r"avatar-[0-9a-f]{32}\.(?:png|jpg|webp)")
 
 
