@@ -138,6 +138,8 @@ class Settings(BaseSettings):
     rate_limit_start: int = 30
     rate_limit_resend: int = 3
     rate_limit_forgot: int = 3
+    # Data exports per account per hour: each one reads every row and file of the account.
+    rate_limit_export: int = Field(default=3, ge=1)
 
     # Key-value store
     upstash_redis_rest_url: str = ""

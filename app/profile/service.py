@@ -57,7 +57,7 @@ async def update_profile(*, session: AsyncSession, user: User, data: ProfileUpda
     return user
 
 
-def _avatar_path(user: User) -> str | None:
+def avatar_path(user: User) -> str | None:
     """The stored path of the current avatar, when it is one this service uploaded."""
     if not user.avatar_url:
         return None
@@ -72,7 +72,7 @@ async def set_avatar(*, session: AsyncSession, ports: Ports, user: User, image: 
     bucket = ports.buckets.profile_photos.name
     path = f"{user.id}/avatar-{uuid.uuid4().hex}.{image.format.extension}"
     await store_new_object(session=session, ports=ports, bucket=bucket, path=path, image=image)
-    previous = _avatar_path(user)
+    previous = avatar_path(user)
     user.avatar_url = ports.storage.public_url(bucket, path)
     await session.flush()
     if previous is not None:
