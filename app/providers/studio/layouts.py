@@ -21,6 +21,8 @@ class Layout:
     align: Align
     valign: VAlign
     selfie_box: Box | None
+    # The selfie box holds the person cut out of their photo, not the framed photo.
+    cutout: bool = False
 
 
 def focus_of(layout: Layout) -> tuple[int, int]:
@@ -64,6 +66,28 @@ _SELFIE_LAYOUTS: dict[str, tuple[tuple[str, FractionBox, Align, VAlign, Fraction
         ),
     ),
 }
+# With the person cut out: they stand large beside the headline or behind it, running off the
+# bottom edge like a bust. A person box reaching 1.0 keeps to the canvas edge on story platforms.
+_CUTOUT_LAYOUTS: dict[str, tuple[tuple[str, FractionBox, Align, VAlign, FractionBox], ...]] = {
+    "landscape": (
+        ("person_right", (0.05, 0.08, 0.56, 0.92), "left", "center", (0.5, 0.03, 1.0, 1.0)),
+        ("person_left", (0.46, 0.08, 0.95, 0.92), "left", "center", (0.0, 0.03, 0.5, 1.0)),
+        ("person_behind", (0.05, 0.5, 0.95, 0.95), "center", "bottom", (0.18, 0.02, 0.82, 1.0)),
+        ("person_right_large", (0.04, 0.06, 0.5, 0.94), "left", "top", (0.36, -0.04, 1.06, 1.0)),
+    ),
+    "square": (
+        ("person_right", (0.05, 0.06, 0.55, 0.94), "left", "center", (0.42, 0.1, 1.02, 1.0)),
+        ("person_left", (0.45, 0.06, 0.95, 0.94), "left", "center", (-0.02, 0.1, 0.58, 1.0)),
+        ("text_top", (0.05, 0.04, 0.95, 0.4), "center", "center", (0.08, 0.3, 0.92, 1.0)),
+        ("text_bottom", (0.05, 0.6, 0.95, 0.96), "center", "bottom", (0.12, 0.02, 0.88, 1.0)),
+    ),
+    "tall": (
+        ("text_top", (0.06, 0.04, 0.94, 0.36), "center", "center", (0.0, 0.37, 1.0, 1.0)),
+        ("text_bottom", (0.06, 0.68, 0.94, 0.97), "center", "bottom", (-0.1, 0.0, 1.1, 1.0)),
+        ("text_top_left", (0.06, 0.04, 0.94, 0.4), "left", "top", (0.1, 0.38, 1.1, 1.0)),
+        ("text_top_right", (0.06, 0.04, 0.94, 0.4), "right", "top", (-0.1, 0.38, 0.9, 1.0)),
+    ),
+}
 _TEXT_ONLY_LAYOUTS: tuple[tuple[str, FractionBox, Align, VAlign], ...] = (
     ("centered", (0.07, 0.08, 0.93, 0.92), "center", "center"),
     ("left", (0.07, 0.08, 0.85, 0.92), "left", "center"),
@@ -83,22 +107,34 @@ def _orientation(width: int, height: int) -> str:
 
 
 def plan_layout(
-    width: int, height: int, variant: int, has_selfie: bool, platform: str | None
+    width: int,
+    height: int,
+    variant: int,
+    has_selfie: bool,
+    platform: str | None,
+    *,
+    cutout: bool = False,
 ) -> Layout:
     top_safe, bottom_safe = 0.0, 1.0
     if platform in _STORY_PLATFORMS and height > width:
         top_safe, bottom_safe = 0.11, 0.82
 
-    def to_pixels(fraction: FractionBox) -> Box:
+    def to_pixels(fraction: FractionBox, *, to_edge: bool = False) -> Box:
         span = bottom_safe - top_safe
+        bottom = round((top_safe + fraction[3] * span) * height)
         return (
             round(fraction[0] * width),
             round((top_safe + fraction[1] * span) * height),
             round(fraction[2] * width),
-            round((top_safe + fraction[3] * span) * height),
+            height if to_edge and fraction[3] >= 1.0 else bottom,
         )
 
     index = variant % LAYOUT_COUNT
+    if has_selfie and cutout:
+        name, text, align, valign, person = _CUTOUT_LAYOUTS[_orientation(width, height)][index]
+        return Layout(
+            name, to_pixels(text), align, valign, to_pixels(person, to_edge=True), cutout=True
+        )
     if has_selfie:
         name, text, align, valign, selfie = _SELFIE_LAYOUTS[_orientation(width, height)][index]
         return Layout(name, to_pixels(text), align, valign, to_pixels(selfie))

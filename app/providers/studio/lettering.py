@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from app.providers.studio.brief import StudioBrief
 from app.providers.studio.fitting import (
-    HEADLINE_FONT,
-    HEADLINE_TYPE,
     MAX_HEADLINE_LINES,
     MAX_SUBTEXT_LINES,
     SUBTEXT_FONT,
     SUBTEXT_ON_PILL_TYPE,
     SUBTEXT_TYPE,
-    UNSTROKED_HEADLINE_TYPE,
     FittedText,
+    TypeSpec,
     drawable_text,
     emphasis_word,
     fit_text,
@@ -60,7 +62,7 @@ def _draw_headline(
     style: VibeStyle,
     palette: Palette,
 ) -> None:
-    font = load_font(HEADLINE_FONT, fitted.size)
+    font = load_font(fitted.font_path, fitted.size)
     rows = _line_positions(fitted, font, box, align, top)
     emphasis = emphasis_word(fitted.lines)
     effect = style.headline_effect
@@ -164,7 +166,7 @@ def _draw_subtext(
     style: VibeStyle,
     palette: Palette,
 ) -> None:
-    font = load_font(SUBTEXT_FONT, fitted.size)
+    font = load_font(fitted.font_path, fitted.size)
     rows = _line_positions(fitted, font, box, align, top)
     draw = ImageDraw.Draw(canvas)
     fill = palette.subtext
@@ -199,13 +201,13 @@ def _draw_subtext(
 
 
 def _draw_accent_bar(
-    canvas: Image.Image, layout: Layout, top: int, thickness: int, colour: RGB
+    canvas: Image.Image, box: Box, align: Align, top: int, thickness: int, colour: RGB
 ) -> None:
-    left, _, right, _ = layout.text_box
+    left, _, right, _ = box
     length = round((right - left) * 0.22)
-    if layout.align == "left":
+    if align == "left":
         start = left
-    elif layout.align == "right":
+    elif align == "right":
         start = right - length
     else:
         start = left + (right - left - length) // 2
@@ -214,25 +216,45 @@ def _draw_accent_bar(
     )
 
 
-def draw_text_block(
-    canvas: Image.Image, brief: StudioBrief, layout: Layout, style: VibeStyle, palette: Palette
-) -> None:
-    headline = drawable_text(HEADLINE_FONT, brief.headline.upper())
-    subtext = drawable_text(SUBTEXT_FONT, brief.subtext or "")
-    left, top, right, bottom = layout.text_box
-    box_width, box_height = right - left, bottom - top
-    unit = min(canvas.size)
-    gap = round(unit * 0.025)
-    # Without a photo the freed space carries an accent bar between headline and subtext.
-    bar = max(3, round(unit * 0.014)) if layout.selfie_box is None and headline else 0
-    separator = gap + (bar + gap if bar else 0)
+@dataclass(frozen=True, slots=True)
+class _Block:
+    headline: FittedText | None
+    subtext: FittedText | None
+    width: float
+    height: int
 
+
+def _widest(fitted: FittedText | None) -> float:
+    if fitted is None:
+        return 0.0
+    font = load_font(fitted.font_path, fitted.size)
+    space = font.getlength(" ")
+    widths = (
+        sum(word_widths(font, line)) + space * (len(line) - 1) for line in fitted.lines if line
+    )
+    return max(widths, default=0.0) + 2 * fitted.stroke
+
+
+def _fit_block(
+    headline: str,
+    subtext: str,
+    headline_type: TypeSpec,
+    subtext_type: TypeSpec,
+    size: tuple[int, int],
+    box_width: int,
+    box_height: int,
+    *,
+    gap: int,
+    bar: int,
+) -> _Block:
+    unit = min(size)
+    separator = gap + (bar + gap if bar else 0)
     subtext_fit: FittedText | None = None
     if subtext:
         share = 0.3 if headline else 1.0
         subtext_fit = fit_text(
             subtext,
-            SUBTEXT_ON_PILL_TYPE if style.subtext_pill else SUBTEXT_TYPE,
+            subtext_type,
             box_width,
             round(box_height * share) - (separator if headline else 0),
             max_lines=MAX_SUBTEXT_LINES,
@@ -244,32 +266,163 @@ def draw_text_block(
         subtext_room = subtext_fit.height + separator if subtext_fit else 0
         headline_fit = fit_text(
             headline,
-            HEADLINE_TYPE if style.headline_effect != "plain" else UNSTROKED_HEADLINE_TYPE,
+            headline_type,
             box_width,
             box_height - subtext_room,
             max_lines=MAX_HEADLINE_LINES,
             min_size=max(12, round(unit * 0.06)),
-            max_size=round(canvas.height * 0.55),
+            max_size=round(size[1] * 0.55),
         )
-
-    block_height = sum(
+    height = sum(
         (
             headline_fit.height if headline_fit else 0,
             subtext_fit.height if subtext_fit else 0,
             separator if headline_fit and subtext_fit else (bar + gap if bar else 0),
         )
     )
-    if layout.valign == "top":
-        cursor = top
-    elif layout.valign == "bottom":
-        cursor = bottom - block_height
+    width = max(_widest(headline_fit), _widest(subtext_fit))
+    return _Block(headline_fit, subtext_fit, width, height)
+
+
+def _fit_in_disc(
+    fit: Callable[[int, int], _Block], centre: tuple[float, float], radius: float
+) -> tuple[_Block, Box]:
+    """The block with the largest headline whose bounds stay inside the disc, and its box.
+
+    Tries boxes of several proportions inscribed in the disc; words never cross its edge.
+    """
+    room = radius * 0.92
+    best: tuple[_Block, Box] | None = None
+    for share in (0.96, 0.9, 0.84, 0.78, 0.7, 0.6):
+        width = round(2 * room * share)
+        height = round(2 * math.sqrt(max(0.0, room**2 - (width / 2) ** 2)))
+        block = fit(width, height)
+        if math.hypot(block.width / 2, block.height / 2) > room:
+            continue
+        size = block.headline.size if block.headline else 0
+        if best is None or size > (best[0].headline.size if best[0].headline else 0):
+            box = (
+                round(centre[0] - width / 2),
+                round(centre[1] - height / 2),
+                round(centre[0] + width / 2),
+                round(centre[1] + height / 2),
+            )
+            best = (block, box)
+    if best is None:
+        side = round(room * math.sqrt(2))
+        block = fit(side, side)
+        box = (
+            round(centre[0] - side / 2),
+            round(centre[1] - side / 2),
+            round(centre[0] + side / 2),
+            round(centre[1] + side / 2),
+        )
+        best = (block, box)
+    return best
+
+
+def _overlap_share(box: Box, other: Box | None) -> float:
+    """How much of box the other box covers."""
+    if other is None:
+        return 0.0
+    width = min(box[2], other[2]) - max(box[0], other[0])
+    height = min(box[3], other[3]) - max(box[1], other[1])
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    return max(0, width) * max(0, height) / area if area else 0.0
+
+
+def _draw_backing(
+    canvas: Image.Image,
+    bounds: tuple[float, float, float, float],
+    style: VibeStyle,
+    palette: Palette,
+    pad: int,
+) -> None:
+    """Set the text apart from a person behind it: a light band for plain type, else a scrim."""
+    left, top, right, bottom = bounds
+    shape = [left - pad * 1.5, top - pad, right + pad * 1.5, bottom + pad]
+    layer = Image.new("RGBA", canvas.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    if style.headline_effect == "plain":
+        draw.rounded_rectangle(shape, radius=pad, fill=(*palette.background_start, 235))
     else:
-        cursor = top + (box_height - block_height) // 2
-    if headline_fit:
-        _draw_headline(canvas, headline_fit, layout.text_box, layout.align, cursor, style, palette)
-        cursor += headline_fit.height + gap
+        draw.rounded_rectangle(shape, radius=pad * 2, fill=(*palette.outline, 150))
+        layer = layer.filter(ImageFilter.GaussianBlur(pad * 1.2))
+    canvas.paste(layer, (0, 0), layer)
+
+
+def draw_text_block(
+    canvas: Image.Image, brief: StudioBrief, layout: Layout, style: VibeStyle, palette: Palette
+) -> None:
+    headline_type = style.headline_type
+    if style.headline_effect == "plain":
+        headline_type = replace(headline_type, stroke_ratio=0.0)
+    subtext_type = SUBTEXT_ON_PILL_TYPE if style.subtext_pill else SUBTEXT_TYPE
+    headline = drawable_text(headline_type.font_path, brief.headline.upper())
+    subtext = drawable_text(SUBTEXT_FONT, brief.subtext or "")
+    text_box, align, valign = layout.text_box, layout.align, layout.valign
+    unit = min(canvas.size)
+    gap = round(unit * 0.025)
+    # Without a photo the freed space carries an accent bar between headline and subtext.
+    bar = max(3, round(unit * 0.014)) if layout.selfie_box is None and headline else 0
+
+    def fit(width: int, height: int) -> _Block:
+        return _fit_block(
+            headline,
+            subtext,
+            headline_type,
+            subtext_type,
+            canvas.size,
+            width,
+            height,
+            gap=gap,
+            bar=bar,
+        )
+
+    if style.text_disc and layout.selfie_box is None:
+        # The text sits inside a disc drawn to fit it, never spilling over its edge.
+        radius = max(
+            min(text_box[2] - text_box[0], text_box[3] - text_box[1]) / 2 * 1.1, unit * 0.4
+        )
+        # Words stay on the canvas however far the disc itself reaches past the edge.
+        reach = min(radius * 0.92, canvas.height / 2)
+        centre = (
+            (text_box[0] + text_box[2]) / 2,
+            min(max((text_box[1] + text_box[3]) / 2, reach), canvas.height - reach),
+        )
+        block, text_box = _fit_in_disc(fit, centre, radius)
+        align, valign = "center", "center"
+        hug = max(math.hypot(block.width / 2, block.height / 2) / 0.92, unit * 0.3)
+        ImageDraw.Draw(canvas).ellipse(
+            [centre[0] - hug, centre[1] - hug, centre[0] + hug, centre[1] + hug],
+            fill=palette.accent_alt,
+        )
+    else:
+        block = fit(text_box[2] - text_box[0], text_box[3] - text_box[1])
+
+    left, top, right, bottom = text_box
+    if valign == "top":
+        cursor = top
+    elif valign == "bottom":
+        cursor = bottom - block.height
+    else:
+        cursor = top + (bottom - top - block.height) // 2
+    if layout.cutout and _overlap_share(layout.text_box, layout.selfie_box) > 0.3:
+        x0: float
+        if align == "left":
+            x0 = left
+        elif align == "right":
+            x0 = right - block.width
+        else:
+            x0 = (left + right - block.width) / 2
+        _draw_backing(
+            canvas, (x0, cursor, x0 + block.width, cursor + block.height), style, palette, gap
+        )
+    if block.headline:
+        _draw_headline(canvas, block.headline, text_box, align, cursor, style, palette)
+        cursor += block.headline.height + gap
         if bar:
-            _draw_accent_bar(canvas, layout, cursor, bar, palette.accent)
+            _draw_accent_bar(canvas, text_box, align, cursor, bar, palette.accent)
             cursor += bar + gap
-    if subtext_fit:
-        _draw_subtext(canvas, subtext_fit, layout.text_box, layout.align, cursor, style, palette)
+    if block.subtext:
+        _draw_subtext(canvas, block.subtext, text_box, align, cursor, style, palette)
