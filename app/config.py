@@ -187,6 +187,9 @@ class Settings(BaseSettings):
     # Worker processes for studio renders and render cropping; 0 runs them in a thread of the
     # API process. Unset: 0 on serverless, else one fewer than the CPUs (1 to 4).
     render_processes: int | None = Field(default=None, ge=0, le=64)
+    # The studio's person-cutout models (scripts/fetch_cutout_models.py puts them here). Without
+    # them, or without requirements-cutout.txt installed, selfies are framed instead.
+    cutout_models_dir: Path | None = Path(".data/models")
 
     # Jobs
     job_lease_seconds: int = Field(default=300, ge=5)
