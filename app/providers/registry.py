@@ -338,7 +338,7 @@ _ADAPTERS: dict[str, tuple[str, str, str | None]] = {
 }
 # Video models by provider: fal's adapter makes both; the studio animates in a module of its own.
 _VIDEO_ADAPTERS: dict[str, tuple[str, str]] = {
-    "studio": ("app.providers.studio_motion", "StudioMotionProvider"),
+    "studio": ("app.providers.studio.motion", "StudioMotionProvider"),
 }
 
 

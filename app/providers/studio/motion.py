@@ -71,7 +71,8 @@ def animate_still(still_png: bytes, *, seconds: int) -> bytes:
 
 def render_clip(brief: object, *, seed: str, variant: int, seconds: int) -> tuple[bytes, bytes]:
     """(animated WebP, its last frame as PNG) for a studio brief; runs in the render pool."""
-    from app.providers.studio import StudioBrief, render_thumbnail
+    from app.providers.studio.brief import StudioBrief
+    from app.providers.studio.render import render_thumbnail
 
     assert isinstance(brief, StudioBrief)
     still = render_thumbnail(brief, seed=seed, variant=variant)
@@ -88,7 +89,7 @@ class StudioMotionProvider:
         self.render_pool = render_pool
 
     async def render_video(self, request: RenderRequest) -> VideoOutput:
-        from app.providers.studio import StudioBrief
+        from app.providers.studio.brief import StudioBrief
 
         selfie = next((i.data for i in request.images if i.role == "selfie"), None)
         reference = next((i.data for i in request.images if i.role != "selfie"), None)
