@@ -40,30 +40,37 @@ def slugify(text: str) -> str:
     return re.sub(r"-{2,}", "-", slug)[:MAX_STEM_CHARS].strip("-")
 
 
-def ascii_fallback(name: str) -> str:
-    """`name` with accents dropped and anything else outside printable ASCII left out."""
-    stem, dot, extension = name.rpartition(".")
-    decomposed = unicodedata.normalize("NFKD", stem)
-    ascii_stem = decomposed.encode("ascii", "ignore").decode("ascii")
-    ascii_stem = re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]+", "-", ascii_stem)).strip("-")
-    return f"{ascii_stem or FALLBACK_STEM}{dot}{extension}"
+def ascii_slug(slug: str) -> str:
+    """`slug` with accents dropped and anything else outside ASCII letters and digits left out."""
+    decomposed = unicodedata.normalize("NFKD", slug).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]+", "-", decomposed)).strip("-")
 
 
-def content_disposition(filename: str) -> str:
+@dataclass(frozen=True, slots=True)
+class DownloadName:
+    exact: str  # letters of any script, for `filename*`
+    ascii: str  # for clients that only read `filename`
+
+
+def download_name(headline: str, variant: int, content_type: str) -> DownloadName:
+    extension = _EXTENSIONS.get(content_type, "bin")
+    slug = slugify(headline)
+    suffix = f"-{variant + 1}.{extension}"
+    return DownloadName(
+        f"{slug or FALLBACK_STEM}{suffix}", f"{ascii_slug(slug) or FALLBACK_STEM}{suffix}"
+    )
+
+
+def content_disposition(name: DownloadName) -> str:
     """`attachment` with an ASCII `filename` for old clients and the exact UTF-8 name as
     RFC 5987 `filename*`, which every current browser prefers."""
-    fallback = ascii_fallback(filename)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
-
-
-def download_name(headline: str, variant: int, content_type: str) -> str:
-    extension = _EXTENSIONS.get(content_type, "bin")
-    return f"{slugify(headline) or FALLBACK_STEM}-{variant + 1}.{extension}"
+    exact = quote(name.exact, safe="")
+    return f"attachment; filename=\"{name.ascii}\"; filename*=UTF-8''{exact}"
 
 
 @dataclass(frozen=True, slots=True)
 class RenderDownload:
-    filename: str
+    filename: DownloadName
     content_type: str
     local_file: Path | None  # served by the API
     redirect_url: str | None  # or fetched from there
@@ -81,7 +88,7 @@ async def locate_download(
     url = await storage.download_url(
         render.bucket,
         render.path,
-        filename=filename,
+        filename=filename.exact,
         expires_in=ports.settings.signed_url_ttl_seconds,
     )
     if url is not None:
