@@ -179,6 +179,9 @@ class Settings(BaseSettings):
     provider_timeout_seconds: float = Field(default=120.0, gt=0)
     provider_retry_seconds: float = Field(default=60.0, ge=0)
     provider_output_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    # Video jobs: the largest clip stored, and how long a video model may take to make one.
+    video_output_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    video_timeout_seconds: float = Field(default=600.0, gt=0)
     # Variants of one job rendered at once per cloud provider, across all jobs of this process:
     # keep them within each account's rate limit (429s are still retried with backoff).
     gemini_max_concurrency: int = Field(default=4, ge=1)
