@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import RedirectResponse
 
 from app.adapters.mail import OutboxMailer
 from app.assets.router import router as assets_router
@@ -24,6 +25,7 @@ from app.jobs.router import router as jobs_router
 from app.kit.errors import install_error_handlers
 from app.kit.limits import RequestLimits, RequestLimitsMiddleware
 from app.kit.observability import RequestContextMiddleware, configure_logging
+from app.kit.paths import TrailingSlashMiddleware
 from app.payments.router import router as payments_router
 from app.payments.router import test_checkout_router, webhooks_router
 from app.ports import Ports
@@ -52,6 +54,9 @@ def create_app(settings: Settings | None = None, *, ports: Ports | None = None) 
         openapi_url=f"{API_PREFIX}/openapi.json",
         swagger_ui_oauth2_redirect_url=f"{API_PREFIX}/docs/oauth2-redirect",
         lifespan=lifespan,
+        # Paths lose a trailing slash before routing (TrailingSlashMiddleware), so nothing is
+        # left for Starlette to redirect.
+        redirect_slashes=False,
     )
     app.state.ports = app_ports
     install_error_handlers(app)
@@ -72,6 +77,7 @@ def create_app(settings: Settings | None = None, *, ports: Ports | None = None) 
         internal_router,
     ):
         app.include_router(router)
+    install_docs_redirects(app)
     # Development on embedded defaults: the browser app reads the confirmation mail here.
     if isinstance(app_ports.mailer, OutboxMailer) and not settings.is_production:
         app.include_router(dev_router)
@@ -95,11 +101,33 @@ def create_app(settings: Settings | None = None, *, ports: Ports | None = None) 
         allow_credentials=True,
         allow_methods=["*"],
         allow_headers=["*"],
-        expose_headers=["X-Request-ID", "Retry-After"],
+        # The browser app reads the page of a plain-array list (chat messages) from headers.
+        expose_headers=["X-Request-ID", "Retry-After", "X-Total-Count", "Link", "X-Next-Cursor"],
     )
     app.add_middleware(
         RequestContextMiddleware,
         hsts=settings.is_production,
         docs_prefixes=(f"{API_PREFIX}/docs", f"{API_PREFIX}/redoc"),
     )
+    # Outermost: every other layer sees the one spelling of the path.
+    app.add_middleware(TrailingSlashMiddleware)
     return app
+
+
+def _redirect_to(target: str) -> Callable[[], Awaitable[RedirectResponse]]:
+    async def redirect() -> RedirectResponse:
+        # A relative Location: never built from the request's Host header.
+        return RedirectResponse(target, status_code=307)
+
+    return redirect
+
+
+def install_docs_redirects(app: FastAPI) -> None:
+    """`/docs` and `/redoc`, where FastAPI apps usually keep them, lead to the API's own."""
+    for name in ("docs", "redoc"):
+        app.add_api_route(
+            f"/{name}",
+            _redirect_to(f"{API_PREFIX}/{name}"),
+            methods=["GET"],
+            include_in_schema=False,
+        )

@@ -57,6 +57,7 @@ async def _with_url(ports: Ports, asset: Asset) -> AssetOut:
     openapi_extra=multipart_openapi(
         file_field="file",
         fields={"type": {"type": "string", "enum": [member.value for member in AssetType]}},
+        example={"type": "selfie"},
     ),
 )
 async def upload_asset(

@@ -6,12 +6,25 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from app.kit.examples import body_examples
 from app.providers.registry import ModelId
 
 
 class JobCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra=body_examples(
+            {
+                "project_id": "7d1e2c3b-4a5f-4e6d-8c7b-9a0f1e2d3c4b",
+                "quality": "std",
+                "variants": 2,
+                "model": "studio",
+                "params": {},
+            }
+        )
+    )
+
     project_id: uuid.UUID
     quality: Literal["draft", "std", "4k"] = "std"
     variants: Annotated[int, Field(ge=1, le=4)] = 1

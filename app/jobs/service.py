@@ -114,7 +114,7 @@ async def submit_job(
     )
     if project is None:
         raise ProjectNotFound()
-    spec = get_model(data.model or project.model_pref or DEFAULT_MODEL)
+    spec = get_model(data.model or project.model_pref or DEFAULT_MODEL, ports.settings)
     require_available(spec, ports.settings)
     params = spec.check_params(data.params)
     _check_inputs(spec, project, data.variants)

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from app.config import Settings, secret_value
 from app.kit.errors import Unprocessable
@@ -23,14 +23,25 @@ FOUR_K_LONG_SIDE = 3840
 MAX_SIDE = 4096
 
 
+class ModelChoices(BaseModel):
+    """Beside the message of a model error: the ids a client may pick instead."""
+
+    known_models: list[str] = Field(description="Every model id of the catalogue.")
+    available_models: list[str] | None = Field(
+        default=None, description="The models this server can render with now."
+    )
+
+
 class UnknownModel(Unprocessable):
     code = "unknown_model"
     message = "There is no such model."
+    fields = ModelChoices
 
 
 class ModelUnavailable(Unprocessable):
     code = "model_unavailable"
     message = "This model is not available on this server."
+    fields = ModelChoices
 
 
 class InvalidModelParameter(Unprocessable):
@@ -236,10 +247,18 @@ _ADAPTERS: dict[str, tuple[str, str, str | None]] = {
 }
 
 
-def get_model(model_id: str) -> ModelSpec:
+def get_model(model_id: str, settings: Settings | None = None) -> ModelSpec:
+    """The catalogue entry of `model_id`; with `settings`, the refusal also names the models
+    available on this server."""
     spec = MODELS.get(model_id)
     if spec is None:
-        raise UnknownModel(f"Unknown model '{model_id}'. See GET /api/v1/models for the list.")
+        available = available_models(settings) if settings is not None else None
+        choices = ", ".join(available if available is not None else MODELS)
+        which = "available" if available is not None else "known"
+        raise UnknownModel(
+            f"Unknown model '{model_id}'. The {which} models are: {choices}.",
+            extra=ModelChoices(known_models=list(MODELS), available_models=available),
+        )
     return spec
 
 
@@ -248,10 +267,17 @@ def is_available(spec: ModelSpec, settings: Settings) -> bool:
     return key_setting is None or bool(secret_value(getattr(settings, key_setting)))
 
 
+def available_models(settings: Settings) -> list[str]:
+    return [spec.id for spec in CATALOGUE if is_available(spec, settings)]
+
+
 def require_available(spec: ModelSpec, settings: Settings) -> None:
     if not is_available(spec, settings):
+        available = available_models(settings)
         raise ModelUnavailable(
-            f"The model '{spec.id}' is not configured on this server; choose another one."
+            f"The model '{spec.id}' is not configured on this server. "
+            f"Choose one of: {', '.join(available)}.",
+            extra=ModelChoices(known_models=list(MODELS), available_models=available),
         )
 
 
