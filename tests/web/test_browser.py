@@ -164,7 +164,7 @@ class TestWholeProduct:
         await page.get_by_role("button", name="Send").click()
         await expect(page.locator(".message.ai")).to_have_count(2)
         # The chat's job takes over the live panel and joins the project's renders.
-        await expect(live.filter(has_text="1 variant(s)")).to_have_attribute(
+        await expect(live.filter(has_text="1 variant ·")).to_have_attribute(
             "data-state", "succeeded", timeout=60_000
         )
         await expect(page.locator(".job-row")).to_have_count(2)
@@ -260,10 +260,20 @@ class TestWholeProduct:
 
 class TestErrorsShown:
     async def test_a_failed_sign_in_shows_the_api_message(self, page: Page):
+        # By keyboard alone: the skip link comes first, and focus is visible.
         await page.goto("/signin")
-        await page.get_by_label("Email").fill(f"nobody-{uuid.uuid4().hex[:6]}@example.com")
-        await page.get_by_label("Password").fill("not the password")
-        await page.get_by_role("button", name="Sign in").click()
+        await page.keyboard.press("Tab")
+        focused = await page.evaluate(
+            """() => [document.activeElement.textContent,
+                      getComputedStyle(document.activeElement).outlineStyle]"""
+        )
+        assert focused == ["Skip to content", "solid"]
+        await page.keyboard.press("Enter")
+        await page.keyboard.press("Tab")
+        await page.keyboard.type(f"nobody-{uuid.uuid4().hex[:6]}@example.com")
+        await page.keyboard.press("Tab")
+        await page.keyboard.type("not the password")
+        await page.keyboard.press("Enter")
         await expect(page.get_by_role("alert")).to_have_text("Email or password is incorrect.")
         await expect(page.get_by_role("heading", level=1, name="Sign in")).to_be_visible()
         await screenshot(page, "11-sign-in-failed")
@@ -293,8 +303,11 @@ class TestErrorsShown:
             headers={"Authorization": f"Bearer {person.access_token}"},
         )
         assert submitted.status_code == 402
-        # The page shows the API's own message, word for word.
-        await expect(alert).to_have_text(submitted.json()["detail"])
+        # The page shows the API's own message, word for word: the cost and the balance.
+        refusal = submitted.json()
+        await expect(alert).to_have_text(refusal["detail"])
+        assert str(refusal["cost_credits"]) in refusal["detail"]
+        assert str(START_CREDITS) in refusal["detail"]
         await screenshot(page, "13-not-enough-credits")
 
 
@@ -341,3 +354,27 @@ class TestSession:
         after = await page.evaluate("() => JSON.parse(localStorage.getItem('mugshot.session'))")
         assert after["refresh_token"] != before["refresh_token"]
         assert (await api_get(http, "/auth/me", after["access_token"])).status_code == 200
+
+        # Signing out ends the session on the server too.
+        await page.get_by_role("button", name="Sign out").click()
+        await expect(page.get_by_role("heading", level=1, name="Sign in")).to_be_visible()
+        assert (await api_get(http, "/auth/me", after["access_token"])).status_code == 401
+        refused = await http.post(
+            f"{API}/auth/refresh", json={"refresh_token": after["refresh_token"]}
+        )
+        assert refused.status_code == 401
+
+    async def test_a_forgotten_password_is_reset_from_the_mailed_link(
+        self, page: Page, site: LiveApp, http: httpx.AsyncClient
+    ):
+        person = await sign_up_through_api(http, site.app)
+        await page.goto("/signin")
+        await page.get_by_role("link", name="Forgot your password?").click()
+        await page.get_by_label("Email").fill(person.email)
+        await page.get_by_role("button", name="Send a reset link").click()
+        await page.get_by_role("link", name="Open the reset link").click()
+        await page.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
+        await page.get_by_label("Confirm new password").fill(NEW_PASSWORD)
+        await page.get_by_role("button", name="Set the new password").click()
+        await expect(page.get_by_role("heading", level=1, name="Sign in")).to_be_visible()
+        await sign_in(page, person.email, NEW_PASSWORD)

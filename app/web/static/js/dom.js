@@ -89,3 +89,7 @@ export async function busy(button, work) {
     }
   }
 }
+
+export function plural(count, word) {
+  return `${count} ${word}${count === 1 ? "" : "s"}`;
+}

@@ -46,6 +46,7 @@ const main = document.getElementById("main");
 const nav = document.getElementById("nav");
 const flashBox = document.getElementById("flash");
 let renderCount = 0;
+let navigated = false;
 let cleanup = [];
 
 // A message that outlives the next page change (polite live region).
@@ -58,6 +59,7 @@ export function onLeave(callback) {
 }
 
 export function navigate(path, { replaceState = false } = {}) {
+  navigated = true;
   if (replaceState) history.replaceState(null, "", path);
   else history.pushState(null, "", path);
   render();
@@ -121,8 +123,9 @@ export async function render() {
   if (token !== renderCount) return;
   const heading = main.querySelector("h1");
   document.title = heading ? `${heading.textContent} · MugShot Studio` : "MugShot Studio";
-  // Focus follows the page change, so keyboard and screen-reader users start at its heading.
-  if (heading) {
+  // Focus follows a page change, so keyboard and screen-reader users start at its heading;
+  // the first page keeps the browser's own start (the skip link comes first).
+  if (heading && navigated) {
     heading.setAttribute("tabindex", "-1");
     heading.focus({ preventScroll: false });
   }
@@ -138,7 +141,10 @@ document.addEventListener("click", (event) => {
   navigate(url.pathname + url.search);
 });
 
-window.addEventListener("popstate", render);
+window.addEventListener("popstate", () => {
+  navigated = true;
+  render();
+});
 onSessionChange(() => {
   renderNav();
   if (!signedIn() && match(location.pathname)?.needsAuth) render();

@@ -125,6 +125,6 @@ export async function sessions(main) {
       }
     },
   }, "Sign out everywhere else");
-  page(main, "Sessions", h("p", {}, "Where your account is signed in."), status, box, list, others);
+  page(main, "Sessions", h("div", { class: "stack" }, h("p", {}, "Where your account is signed in."), status, box, list, others));
   await load();
 }

@@ -57,7 +57,7 @@ function resendButton(email, where) {
 
 // On embedded defaults the API keeps mails in an outbox and lists them at /dev/outbox; a
 // real deployment has no such route, and the person reads their own inbox.
-async function outboxLinks(email) {
+async function outboxLinks(email, page = "confirm-email", label = "Open the confirmation link") {
   let mails;
   try {
     mails = await get(`dev/outbox?${new URLSearchParams({ to: email, limit: "1" })}`, { auth: false });
@@ -66,13 +66,13 @@ async function outboxLinks(email) {
   }
   if (!mails.length) return h("span");
   const mail = mails[0];
-  const link = mail.links.find((url) => url.includes("confirm-email")) || mail.links[0];
+  const link = mail.links.find((url) => url.includes(`/${page}?`));
   if (!link) return h("span");
   const url = new URL(link);
   const local = url.origin === location.origin;
   return h("div", { class: "dev-mail" },
     h("p", {}, h("strong", {}, "Development server: "), `the mail “${mail.subject}” is in the outbox.`),
-    h("p", {}, h("a", { href: local ? url.pathname + url.search : link, "data-link": local || null, class: "button" }, "Open the confirmation link")));
+    h("p", {}, h("a", { href: local ? url.pathname + url.search : link, "data-link": local || null, class: "button" }, label)));
 }
 
 export async function signup(main) {
@@ -125,8 +125,10 @@ export async function forgotPassword(main) {
     box, status,
     h("button", { type: "submit", class: "primary" }, "Send a reset link"));
   onSubmit(form, box, async () => {
-    const result = await post("auth/forgot-password", formData(form), { auth: false });
+    const data = formData(form);
+    const result = await post("auth/forgot-password", data, { auth: false });
     notice(status, result.message);
+    status.append(await outboxLinks(data.email, "reset-password", "Open the reset link"));
   });
   page(main, "Forgot your password?", form);
 }

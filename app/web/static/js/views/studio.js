@@ -1,7 +1,7 @@
 // Projects (thumbnail briefs), rendering jobs with live progress, and the project's chat.
 
 import { del, get, idempotencyKey, itemsOf, patch, post, setUser } from "../api.js";
-import { field, formData, h, replace, when } from "../dom.js";
+import { field, formData, h, plural, replace, when } from "../dom.js";
 import { flash, navigate, onLeave } from "../main.js";
 import { followEvents } from "../sse.js";
 import { errorBox, onSubmit, page, section, showError } from "./ui.js";
@@ -164,7 +164,7 @@ export function liveJob(job, { onEnd } = {}) {
     },
   }, "Cancel job");
   const panel = h("div", { class: "live-job", "data-job": job.id },
-    h("p", { class: "muted small" }, `Job ${job.id.slice(0, 8)} · ${job.model} · ${job.quality} · ${job.variants} variant(s) · ${job.cost_credits} credits`),
+    h("p", { class: "muted small" }, `Job ${job.id.slice(0, 8)} · ${job.model} · ${job.quality} · ${plural(job.variants, "variant")} · ${plural(job.cost_credits, "credit")}`),
     status, bar, box, grid, cancel);
 
   const end = (state) => {
@@ -208,7 +208,7 @@ function modelOptions(models, preferred) {
     value: model.id,
     selected: model.id === chosen,
     disabled: !model.available,
-    label: `${model.label} — ${model.credits_per_image} credit${model.credits_per_image === 1 ? "" : "s"}/image${model.available ? "" : " (unavailable here)"}`,
+    label: `${model.label} — ${plural(model.credits_per_image, "credit")}/image${model.available ? "" : " (unavailable here)"}`,
   }));
 }
 
@@ -230,7 +230,7 @@ function jobForm(project, models, onJob) {
     const perImage = model.cost_by_quality[data.quality] ?? model.credits_per_image;
     const variants = Number(data.variants) || 1;
     const total = perImage * variants;
-    cost.textContent = `Cost: ${total} credit${total === 1 ? "" : "s"} (${perImage} per image × ${variants}).`;
+    cost.textContent = `Cost: ${plural(total, "credit")} (${perImage} per image × ${variants}).`;
     about.textContent = model.description;
   };
   form.addEventListener("input", update);
