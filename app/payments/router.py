@@ -219,10 +219,12 @@ def _test_checkout_page(payment: Payment, frontend_url: str) -> str:
     price = html.escape(service.format_amount(payment.amount, payment.currency))
     package = html.escape(payment.package_id)
     status = PaymentStatus(payment.status)
+    # Where Stripe Checkout returns the buyer too: the credits page, which shows the new balance.
+    back = f"{frontend_url.rstrip('/')}/credits?payment=success&order_id={payment.id}"
     if status in service.PAID_STATES:
         action = (
             f"<p class=done>Paid. {payment.credits} credits were added to your account.</p>"
-            f'<p><a href="{html.escape(frontend_url)}">Back to MugShot Studio</a></p>'
+            f'<p><a href="{html.escape(back)}">Back to MugShot Studio</a></p>'
         )
     else:
         action = (

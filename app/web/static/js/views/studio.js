@@ -329,8 +329,11 @@ export async function project(main, params, _query, context) {
       : h("p", { class: "empty" }, "No renders yet."));
   };
 
+  let following = null;
   const startLive = (job) => {
-    const { panel } = liveJob(job, {
+    // One stream per page: a new job's panel takes over from the last one.
+    if (following) following.close();
+    following = liveJob(job, {
       onEnd: async () => {
         current = await get(`projects/${id}`);
         showSummary();
@@ -338,7 +341,7 @@ export async function project(main, params, _query, context) {
         refreshBalance();
       },
     });
-    replace(live, panel);
+    replace(live, following.panel);
   };
 
   const reload = async () => {
