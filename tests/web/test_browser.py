@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from pathlib import Path
 
 import httpx
 from playwright.async_api import BrowserContext, Page, expect
@@ -31,6 +32,16 @@ async def assert_every_control_is_labelled(page: Page) -> None:
             .map((el) => el.outerHTML.slice(0, 120))"""
     )
     assert unlabelled == []
+
+
+# Every element with text of its own: its colour against the backgrounds behind it, blended
+# as the browser paints them (a canvas turns any CSS colour into RGBA). WCAG AA: 4.5:1, or
+# 3:1 for large text; disabled controls are exempt.
+CONTRAST_SCRIPT = (Path(__file__).parent / "contrast.js").read_text()
+
+
+async def assert_readable(page: Page) -> None:
+    assert await page.evaluate(CONTRAST_SCRIPT) == []
 
 
 async def assert_fits_width(page: Page) -> None:
@@ -86,6 +97,7 @@ class TestWholeProduct:
         await screenshot(page, "01-sign-up")
         await page.get_by_role("button", name="Create account").click()
         await expect(page.get_by_role("heading", name="Check your mail")).to_be_visible()
+        await assert_readable(page)
         await screenshot(page, "02-check-your-mail")
         await page.get_by_role("link", name="Open the confirmation link").click()
         await expect(page.get_by_text("Email confirmed").first).to_be_visible()
@@ -144,6 +156,7 @@ class TestWholeProduct:
         await expect(live).to_have_attribute("data-state", "succeeded", timeout=60_000)
         await expect(live.locator("figure.render")).to_have_count(2)
         await expect(live.get_by_text("Status: succeeded")).to_be_visible()
+        await assert_readable(page)
         await screenshot(page, "04-project-rendered")
 
         # Download a render: the link is the render's own URL.
@@ -186,6 +199,7 @@ class TestWholeProduct:
         await expect(page.get_by_test_id("balance")).to_have_text(f"{balance} credits")
         await expect(page.get_by_role("cell", name="Welcome credits")).to_be_visible()
         await expect(page.get_by_role("cell", name="Render")).to_have_count(2)
+        await assert_readable(page)
         await screenshot(page, "07-credits")
         await page.get_by_role("button", name=re.compile("^Buy Starter")).click()
         await expect(page.get_by_role("heading", name="Test checkout")).to_be_visible()
@@ -195,9 +209,11 @@ class TestWholeProduct:
         await expect(page.get_by_text("Payment received")).to_be_visible()
         await expect(page.get_by_test_id("balance")).to_have_text(f"{balance + 50} credits")
         await expect(page.get_by_role("cell", name="Purchase")).to_be_visible()
+        await phone.emulate_media(color_scheme="dark")
         await phone.goto("/credits")
         await expect(phone.get_by_test_id("balance")).to_be_visible()
         await assert_fits_width(phone)
+        await assert_readable(phone)
         await screenshot(phone, "08-phone-credits")
         await phone.close()
 
@@ -233,6 +249,7 @@ class TestWholeProduct:
         await page.get_by_role("button", name="Change password").click()
         await expect(page.get_by_text(re.compile("Password changed"))).to_be_visible()
         await assert_every_control_is_labelled(page)
+        await assert_readable(page)
         await screenshot(page, "10-profile")
         profile = (await api_get(http, "/profile", await stored_token(page))).json()
         assert (profile["full_name"], profile["bio"]) == ("Renamed Person", "I make videos.")
@@ -308,6 +325,7 @@ class TestErrorsShown:
         await expect(alert).to_have_text(refusal["detail"])
         assert str(refusal["cost_credits"]) in refusal["detail"]
         assert str(START_CREDITS) in refusal["detail"]
+        await assert_readable(page)
         await screenshot(page, "13-not-enough-credits")
 
 

@@ -60,10 +60,10 @@ export function formData(form) {
   return data;
 }
 
-export function when(iso) {
+export function when(iso, { short = false } = {}) {
   if (!iso) return "";
   const date = new Date(iso);
-  return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  return date.toLocaleString(undefined, { dateStyle: short ? "short" : "medium", timeStyle: "short" });
 }
 
 export function money(amount, currency) {

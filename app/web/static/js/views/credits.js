@@ -29,7 +29,7 @@ export async function credits(main, _params, query) {
     const rows = itemsOf(result);
     for (const row of rows) {
       ledger.append(h("tr", {},
-        h("td", {}, when(row.created_at)),
+        h("td", { class: "nowrap" }, when(row.created_at, { short: true })),
         h("td", {}, REASONS[row.reason] || row.reason),
         h("td", { class: row.delta < 0 ? "num minus" : "num plus" }, row.delta > 0 ? `+${row.delta}` : String(row.delta)),
         h("td", { class: "num" }, String(row.balance_after))));
@@ -71,14 +71,15 @@ export async function credits(main, _params, query) {
   const loadOrders = async () => {
     const rows = itemsOf(await get("credits/orders?limit=10"));
     replace(orders, rows.map((order) => h("tr", {},
-      h("td", {}, when(order.created_at)),
+      h("td", { class: "nowrap" }, when(order.created_at, { short: true })),
       h("td", {}, order.package_id),
       h("td", { class: "num" }, String(order.credits)),
       h("td", {}, money(order.amount, order.currency)),
       h("td", {}, order.status))));
   };
 
-  const table = (caption, heads, body) => h("div", { class: "table-wrap" },
+  // Scrolls sideways on a narrow screen; focusable, so the keyboard can scroll it too.
+  const table = (caption, heads, body) => h("div", { class: "table-wrap", tabindex: 0, role: "region", "aria-label": caption },
     h("table", {}, h("caption", { class: "sr-only" }, caption),
       h("thead", {}, h("tr", {}, heads.map(([label, cls]) => h("th", { scope: "col", class: cls }, label)))), body));
 
