@@ -90,7 +90,9 @@ class Settings(BaseSettings):
     port: int = 8000
     data_dir: Path = Path(".data")
     log_level: str = "INFO"
-    frontend_url: str = "http://localhost:3000"
+    # Where mails, chats and checkouts link to. Empty: PUBLIC_BASE_URL, whose `/` serves the
+    # browser app; set it when another frontend is deployed elsewhere.
+    frontend_url: str = ""
     # Empty: the address `make run` serves on (http://HOST:PORT).
     public_base_url: str = ""
     allowed_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
@@ -283,6 +285,8 @@ class Settings(BaseSettings):
                 )
             self.public_base_url = f"http://{self.host}:{self.port}"
         self.public_base_url = self.public_base_url.rstrip("/")
+        if not self.frontend_url:
+            self.frontend_url = self.public_base_url
         return self
 
     @model_validator(mode="after")

@@ -9,12 +9,14 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
 
+from app.adapters.mail import OutboxMailer
 from app.assets.router import router as assets_router
 from app.auth.router import router as auth_router
 from app.chat.router import router as chat_router
 from app.composition import build_ports
 from app.config import API_PREFIX, Settings, get_settings
 from app.credits.router import router as credits_router
+from app.dev.router import router as dev_router
 from app.files.router import router as files_router
 from app.health.router import router as health_router
 from app.internal.router import router as internal_router
@@ -29,6 +31,7 @@ from app.payments.router import test_checkout_router, webhooks_router
 from app.ports import Ports
 from app.profile.router import router as profile_router
 from app.projects.router import router as projects_router
+from app.web.router import router as web_router
 
 
 def create_app(settings: Settings | None = None, *, ports: Ports | None = None) -> FastAPI:
@@ -75,6 +78,11 @@ def create_app(settings: Settings | None = None, *, ports: Ports | None = None) 
     ):
         app.include_router(router)
     install_docs_redirects(app)
+    # Development on embedded defaults: the browser app reads the confirmation mail here.
+    if isinstance(app_ports.mailer, OutboxMailer) and not settings.is_production:
+        app.include_router(dev_router)
+    # Last, so none of its pages can stand in front of an API route.
+    app.include_router(web_router)
 
     # Innermost, so its 408/413/504 answers still get CORS and request-id headers.
     app.add_middleware(
