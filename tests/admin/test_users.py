@@ -798,3 +798,47 @@ class TestAuditOfEveryAction:
         async with transaction(app.state.ports.database.sessionmaker) as session:
             total = await session.scalar(select(func.count()).select_from(AdminAction))
         assert total == 5  # and the admin's own promotion
+
+
+async def read_user(app: FastAPI, user_id: str) -> User:
+    async with transaction(app.state.ports.database.sessionmaker) as session:
+        row = await session.get(User, uuid.UUID(user_id))
+        assert row is not None
+        return row
+
+
+class TestLastSeen:
+    async def test_written_at_sign_in_and_refresh_only(
+        self, client: httpx.AsyncClient, app: FastAPI, user: TestUser
+    ):
+        assert (await read_user(app, user.id)).last_seen_at is None  # made without signing in
+        tokens = await signin(client, user.email, DEFAULT_PASSWORD)
+        signed_in = (await read_user(app, user.id)).last_seen_at
+        assert signed_in is not None
+        headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+        assert (await client.get(f"{API}/auth/me", headers=headers)).status_code == 200
+        assert (await read_user(app, user.id)).last_seen_at == signed_in  # not per request
+
+        refreshed = await client.post(
+            f"{API}/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+        )
+        assert refreshed.status_code == 200, refreshed.text
+        later = (await read_user(app, user.id)).last_seen_at
+        assert later is not None
+        assert later >= signed_in
+
+
+class TestSuspendedAccountWithALiveSession:
+    """Suspension revokes sessions; these checks hold even for one that survived a race."""
+
+    async def test_requests_are_401_and_refresh_is_403(
+        self, client: httpx.AsyncClient, app: FastAPI, user: TestUser
+    ):
+        await set_columns(app, user.id, suspended_at=datetime.now(UTC), suspension_reason="x")
+
+        me = await client.get(f"{API}/auth/me", headers=user.headers)
+        assert_error(me, 401, "session_revoked")
+        refresh = await client.post(
+            f"{API}/auth/refresh", json={"refresh_token": user.refresh_token}
+        )
+        assert_error(refresh, 403, "account_suspended")
