@@ -842,3 +842,32 @@ class TestSuspendedAccountWithALiveSession:
             f"{API}/auth/refresh", json={"refresh_token": user.refresh_token}
         )
         assert_error(refresh, 403, "account_suspended")
+
+
+class TestSuspensionOfRunningJobs:
+    async def test_a_running_job_is_asked_to_stop(
+        self, client: httpx.AsyncClient, app: FastAPI, admin: TestUser, user: TestUser
+    ):
+        hold_jobs(app)
+        project = await create_project(client, user)
+        job = await submit_job(client, user, project["id"], variants=2)
+        # As a runner's claim leaves it; the runner refunds what it does not deliver.
+        async with transaction(app.state.ports.database.sessionmaker) as session:
+            await session.execute(
+                update(Job)
+                .where(Job.id == uuid.UUID(job["id"]))
+                .values(status="running", attempts=1, lease_until=datetime.now(UTC))
+            )
+
+        response = await client.post(
+            f"{USERS}/{user.id}/suspend", json={"reason": "x"}, headers=admin.headers
+        )
+
+        assert response.status_code == 200, response.text
+        assert response.json()["stopping_jobs"] == [job["id"]]
+        assert response.json()["canceled_jobs"] == []
+        assert response.json()["refunded_credits"] == 0
+        async with transaction(app.state.ports.database.sessionmaker) as session:
+            row = await session.get(Job, uuid.UUID(job["id"]))
+            assert row is not None
+            assert row.cancel_requested is True
