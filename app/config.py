@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     confirm_token_ttl_hours: int = 24
     reset_token_ttl_hours: int = 1
     default_user_credits: int = Field(default=10, ge=0)
+    # Accounts made admins when they confirm their address or sign in (comma-separated; case
+    # does not matter). Removing an address does not demote: scripts/create_admin.py --demote.
+    admin_emails: Annotated[frozenset[str], NoDecode] = frozenset()
     # argon2id cost; the defaults are RFC 9106's second recommendation (also argon2-cffi's).
     # Production refuses anything below OWASP's minimum (19 MiB, 2 passes).
     password_hash_time_cost: int = Field(default=3, ge=1)
@@ -241,6 +244,15 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("admin_emails", mode="before")
+    @classmethod
+    def _split_admin_emails(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | tuple | set | frozenset):
+            return frozenset(str(part).strip().lower() for part in value if str(part).strip())
         return value
 
     @field_validator("database_statement_cache", mode="before")

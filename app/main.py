@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
 
 from app.adapters.mail import OutboxMailer
+from app.admin.router import router as admin_router
 from app.assets.router import router as assets_router
 from app.auth.router import router as auth_router
 from app.chat.router import router as chat_router
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, *, ports: Ports | None = None) 
         files_router,
         health_router,
         internal_router,
+        admin_router,
     ):
         app.include_router(router)
     install_docs_redirects(app)

@@ -22,6 +22,7 @@ class CreditReason(StrEnum):
     PURCHASE = "purchase"
     PURCHASE_REFUND = "purchase_refund"
     ADMIN_GRANT = "admin_grant"
+    ADMIN_DEDUCTION = "admin_deduction"
 
 
 class CreditShortfall(BaseModel):

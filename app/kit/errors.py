@@ -50,7 +50,7 @@ class AppError(Exception):
         detail: str | None = None,
         *,
         headers: dict[str, str] | None = None,
-        extra: BaseModel | None = None,
+        extra: BaseModel | dict[str, Any] | None = None,
     ):
         self.detail = detail or self.message
         self.headers = headers
@@ -58,7 +58,10 @@ class AppError(Exception):
         super().__init__(self.detail)
 
     def body(self) -> dict[str, Any]:
-        extra = self.extra.model_dump(mode="json") if self.extra is not None else {}
+        if isinstance(self.extra, BaseModel):
+            extra = self.extra.model_dump(mode="json")
+        else:
+            extra = self.extra or {}
         return {**extra, "detail": self.detail, "code": self.code}
 
     @classmethod

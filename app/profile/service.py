@@ -88,6 +88,11 @@ async def delete_account(*, session: AsyncSession, ports: Ports, user: User, pas
     await end_read_only_transaction(session)
     if not user.password_hash or not await verify_password(user.password_hash, password):
         raise WrongPassword("The password is incorrect.")
+    await remove_account(session=session, ports=ports, user=user)
+
+
+async def remove_account(*, session: AsyncSession, ports: Ports, user: User) -> None:
+    """Delete the account, its rows (by cascade), its stored files and its sessions."""
     for cleanup in account_cleanups:
         await cleanup(ports, user)
     await repository.delete_user(session, user.id)
