@@ -217,6 +217,7 @@ class TestMessages:
             headers=user.headers,
         )
         assert_error(broke, 402, "insufficient_credits")
+        assert (broke.json()["cost_credits"], broke.json()["balance"]) == (4, 2)
         _, headers = await messages(client, user, chat["chat_id"], include_total="true")
         # The refused message was not stored: all or nothing.
         assert headers["X-Total-Count"] == "4"
