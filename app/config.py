@@ -90,7 +90,9 @@ class Settings(BaseSettings):
     port: int = 8000
     data_dir: Path = Path(".data")
     log_level: str = "INFO"
-    frontend_url: str = "http://localhost:3000"
+    # Where mails, chats and checkouts link to. Empty: PUBLIC_BASE_URL, whose `/` serves the
+    # browser app; set it when another frontend is deployed elsewhere.
+    frontend_url: str = ""
     # Empty: the address `make run` serves on (http://HOST:PORT).
     public_base_url: str = ""
     allowed_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
@@ -141,6 +143,8 @@ class Settings(BaseSettings):
     rate_limit_start: int = 30
     rate_limit_resend: int = 3
     rate_limit_forgot: int = 3
+    # Data exports per account per hour: each one reads every row and file of the account.
+    rate_limit_export: int = Field(default=3, ge=1)
 
     # Key-value store
     upstash_redis_rest_url: str = ""
@@ -180,6 +184,9 @@ class Settings(BaseSettings):
     provider_timeout_seconds: float = Field(default=120.0, gt=0)
     provider_retry_seconds: float = Field(default=60.0, ge=0)
     provider_output_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    # Video jobs: the largest clip stored, and how long a video model may take to make one.
+    video_output_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    video_timeout_seconds: float = Field(default=600.0, gt=0)
     # Variants of one job rendered at once per cloud provider, across all jobs of this process:
     # keep them within each account's rate limit (429s are still retried with backoff).
     gemini_max_concurrency: int = Field(default=4, ge=1)
@@ -188,6 +195,9 @@ class Settings(BaseSettings):
     # Worker processes for studio renders and render cropping; 0 runs them in a thread of the
     # API process. Unset: 0 on serverless, else one fewer than the CPUs (1 to 4).
     render_processes: int | None = Field(default=None, ge=0, le=64)
+    # The studio's person-cutout models (scripts/fetch_cutout_models.py puts them here). Without
+    # them, or without requirements-cutout.txt installed, selfies are framed instead.
+    cutout_models_dir: Path | None = Path(".data/models")
 
     # Jobs
     job_lease_seconds: int = Field(default=300, ge=5)
@@ -287,6 +297,8 @@ class Settings(BaseSettings):
                 )
             self.public_base_url = f"http://{self.host}:{self.port}"
         self.public_base_url = self.public_base_url.rstrip("/")
+        if not self.frontend_url:
+            self.frontend_url = self.public_base_url
         return self
 
     @model_validator(mode="after")

@@ -90,6 +90,23 @@ class TestOpenAPI:
             assert {"401", "403"} <= set(operation["responses"]), path
             assert "admin_required" in operation["responses"]["403"]["description"], path
 
+    def test_every_admin_request_body_has_an_example(self):
+        schema = _schema()
+        components = schema["components"]["schemas"]
+        bodies = 0
+        for path, item in schema["paths"].items():
+            if not path.startswith(ADMIN_PREFIX):
+                continue
+            for operation in item.values():
+                if "requestBody" not in operation:
+                    continue
+                bodies += 1
+                body = operation["requestBody"]["content"]["application/json"]["schema"]
+                refs = [body.get("$ref")] + [part.get("$ref") for part in body.get("anyOf", [])]
+                (name,) = [ref.rsplit("/", 1)[-1] for ref in refs if ref]
+                assert components[name].get("examples"), path
+        assert bodies >= 4
+
     def test_no_other_operation_is_marked(self):
         for path, item in _schema()["paths"].items():
             if path.startswith(ADMIN_PREFIX):

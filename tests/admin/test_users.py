@@ -798,3 +798,76 @@ class TestAuditOfEveryAction:
         async with transaction(app.state.ports.database.sessionmaker) as session:
             total = await session.scalar(select(func.count()).select_from(AdminAction))
         assert total == 5  # and the admin's own promotion
+
+
+async def read_user(app: FastAPI, user_id: str) -> User:
+    async with transaction(app.state.ports.database.sessionmaker) as session:
+        row = await session.get(User, uuid.UUID(user_id))
+        assert row is not None
+        return row
+
+
+class TestLastSeen:
+    async def test_written_at_sign_in_and_refresh_only(
+        self, client: httpx.AsyncClient, app: FastAPI, user: TestUser
+    ):
+        assert (await read_user(app, user.id)).last_seen_at is None  # made without signing in
+        tokens = await signin(client, user.email, DEFAULT_PASSWORD)
+        signed_in = (await read_user(app, user.id)).last_seen_at
+        assert signed_in is not None
+        headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+        assert (await client.get(f"{API}/auth/me", headers=headers)).status_code == 200
+        assert (await read_user(app, user.id)).last_seen_at == signed_in  # not per request
+
+        refreshed = await client.post(
+            f"{API}/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+        )
+        assert refreshed.status_code == 200, refreshed.text
+        later = (await read_user(app, user.id)).last_seen_at
+        assert later is not None
+        assert later >= signed_in
+
+
+class TestSuspendedAccountWithALiveSession:
+    """Suspension revokes sessions; these checks hold even for one that survived a race."""
+
+    async def test_requests_are_401_and_refresh_is_403(
+        self, client: httpx.AsyncClient, app: FastAPI, user: TestUser
+    ):
+        await set_columns(app, user.id, suspended_at=datetime.now(UTC), suspension_reason="x")
+
+        me = await client.get(f"{API}/auth/me", headers=user.headers)
+        assert_error(me, 401, "session_revoked")
+        refresh = await client.post(
+            f"{API}/auth/refresh", json={"refresh_token": user.refresh_token}
+        )
+        assert_error(refresh, 403, "account_suspended")
+
+
+class TestSuspensionOfRunningJobs:
+    async def test_a_running_job_is_asked_to_stop(
+        self, client: httpx.AsyncClient, app: FastAPI, admin: TestUser, user: TestUser
+    ):
+        hold_jobs(app)
+        project = await create_project(client, user)
+        job = await submit_job(client, user, project["id"], variants=2)
+        # As a runner's claim leaves it; the runner refunds what it does not deliver.
+        async with transaction(app.state.ports.database.sessionmaker) as session:
+            await session.execute(
+                update(Job)
+                .where(Job.id == uuid.UUID(job["id"]))
+                .values(status="running", attempts=1, lease_until=datetime.now(UTC))
+            )
+
+        response = await client.post(
+            f"{USERS}/{user.id}/suspend", json={"reason": "x"}, headers=admin.headers
+        )
+
+        assert response.status_code == 200, response.text
+        assert response.json()["stopping_jobs"] == [job["id"]]
+        assert response.json()["canceled_jobs"] == []
+        assert response.json()["refunded_credits"] == 0
+        async with transaction(app.state.ports.database.sessionmaker) as session:
+            row = await session.get(Job, uuid.UUID(job["id"]))
+            assert row is not None
+            assert row.cancel_requested is True

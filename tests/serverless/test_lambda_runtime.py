@@ -53,7 +53,7 @@ HANDLER = "app.lambda_handler.handler"
 LEASE_SECONDS = 5
 # Lambda waits about 1 and 2 minutes before it retries a failed async event.
 RETRY_DELAYS = (60.0, 120.0)
-DRAFT_COST = 2
+DRAFT_COST = 1  # two studio drafts: half of two credits
 
 StartFunction = Callable[..., LambdaService]
 
