@@ -238,6 +238,7 @@ class TestList:
             {"status": "lost"},
             {"user_id": "not-a-uuid"},
             {"created_from": "yesterday"},
+            {"created_to": "0.5"},
             {"limit": 0},
             {"limit": 101},
             {"model": "x" * 41},

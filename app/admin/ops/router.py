@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import Body, Query
@@ -25,6 +24,7 @@ from app.admin.ops.schemas import (
     StatsWindow,
     SystemMetricsOut,
 )
+from app.admin.schemas import IsoDateTime
 from app.credits.service import InsufficientCredits
 from app.deps import KVDep, PortsDep, SessionDep
 from app.kit.errors import responses
@@ -61,10 +61,10 @@ async def list_jobs(
     model: ModelFilter = None,
     user_id: uuid.UUID | None = None,
     created_from: Annotated[
-        datetime | None, Query(description="Created at or after (UTC if no zone).")
+        IsoDateTime | None, Query(description="Created at or after (ISO 8601; UTC if no zone).")
     ] = None,
     created_to: Annotated[
-        datetime | None, Query(description="Created before (UTC if no zone).")
+        IsoDateTime | None, Query(description="Created before (ISO 8601; UTC if no zone).")
     ] = None,
     sort: JobSort = "created_at",
     order: SortOrder = "desc",
