@@ -346,8 +346,8 @@ def _draw_backing(
     if style.headline_effect == "plain":
         draw.rounded_rectangle(shape, radius=pad, fill=(*palette.background_start, 235))
     else:
-        draw.rounded_rectangle(shape, radius=pad * 2, fill=(*palette.outline, 150))
-        layer = layer.filter(ImageFilter.GaussianBlur(pad * 1.2))
+        draw.rounded_rectangle(shape, radius=pad * 2, fill=(*palette.outline, 125))
+        layer = layer.filter(ImageFilter.GaussianBlur(pad * 1.6))
     canvas.paste(layer, (0, 0), layer)
 
 
