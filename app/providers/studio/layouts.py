@@ -76,9 +76,9 @@ _CUTOUT_LAYOUTS: dict[str, tuple[tuple[str, FractionBox, Align, VAlign, Fraction
         ("person_right_large", (0.04, 0.06, 0.5, 0.94), "left", "top", (0.36, -0.04, 1.06, 1.0)),
     ),
     "square": (
-        ("person_right", (0.05, 0.06, 0.55, 0.94), "left", "center", (0.42, 0.1, 1.02, 1.0)),
-        ("person_left", (0.45, 0.06, 0.95, 0.94), "left", "center", (-0.02, 0.1, 0.58, 1.0)),
-        ("text_top", (0.05, 0.04, 0.95, 0.4), "center", "center", (0.08, 0.3, 0.92, 1.0)),
+        ("person_right", (0.05, 0.06, 0.5, 0.94), "left", "center", (0.44, 0.1, 1.02, 1.0)),
+        ("person_left", (0.5, 0.06, 0.95, 0.94), "left", "center", (-0.02, 0.1, 0.56, 1.0)),
+        ("text_top", (0.05, 0.03, 0.95, 0.33), "center", "center", (0.08, 0.34, 0.92, 1.0)),
         ("text_bottom", (0.05, 0.6, 0.95, 0.96), "center", "bottom", (0.12, 0.02, 0.88, 1.0)),
     ),
     "tall": (

@@ -346,14 +346,33 @@ def _draw_backing(
     if style.headline_effect == "plain":
         draw.rounded_rectangle(shape, radius=pad, fill=(*palette.background_start, 235))
     else:
-        draw.rounded_rectangle(shape, radius=pad * 2, fill=(*palette.outline, 150))
-        layer = layer.filter(ImageFilter.GaussianBlur(pad * 1.2))
+        draw.rounded_rectangle(shape, radius=pad * 2, fill=(*palette.outline, 125))
+        layer = layer.filter(ImageFilter.GaussianBlur(pad * 1.6))
     canvas.paste(layer, (0, 0), layer)
 
 
-def draw_text_block(
-    canvas: Image.Image, brief: StudioBrief, layout: Layout, style: VibeStyle, palette: Palette
-) -> None:
+@dataclass(frozen=True, slots=True)
+class TextPlan:
+    """The fitted text block and where it goes, before anything is drawn."""
+
+    block: _Block
+    box: Box
+    align: Align
+    top: int  # where the block starts
+    gap: int
+    bar: int
+    disc: tuple[float, float, float] | None  # centre x, centre y, radius
+    backed: bool  # a band or scrim sets it apart from the person behind it
+
+    @property
+    def bottom(self) -> int:
+        return self.top + self.block.height
+
+
+def set_text_block(
+    size: tuple[int, int], brief: StudioBrief, layout: Layout, style: VibeStyle
+) -> TextPlan:
+    """Fit the headline and subtext to the layout's text box (or the vibe's disc)."""
     headline_type = style.headline_type
     if style.headline_effect == "plain":
         headline_type = replace(headline_type, stroke_ratio=0.0)
@@ -361,7 +380,7 @@ def draw_text_block(
     headline = drawable_text(headline_type.font_path, brief.headline.upper())
     subtext = drawable_text(SUBTEXT_FONT, brief.subtext or "")
     text_box, align, valign = layout.text_box, layout.align, layout.valign
-    unit = min(canvas.size)
+    unit = min(size)
     gap = round(unit * 0.025)
     # Without a photo the freed space carries an accent bar between headline and subtext.
     bar = max(3, round(unit * 0.014)) if layout.selfie_box is None and headline else 0
@@ -372,42 +391,54 @@ def draw_text_block(
             subtext,
             headline_type,
             subtext_type,
-            canvas.size,
+            size,
             width,
             height,
             gap=gap,
             bar=bar,
         )
 
+    disc: tuple[float, float, float] | None = None
     if style.text_disc and layout.selfie_box is None:
         # The text sits inside a disc drawn to fit it, never spilling over its edge.
         radius = max(
             min(text_box[2] - text_box[0], text_box[3] - text_box[1]) / 2 * 1.1, unit * 0.4
         )
         # Words stay on the canvas however far the disc itself reaches past the edge.
-        reach = min(radius * 0.92, canvas.height / 2)
+        reach = min(radius * 0.92, size[1] / 2)
         centre = (
             (text_box[0] + text_box[2]) / 2,
-            min(max((text_box[1] + text_box[3]) / 2, reach), canvas.height - reach),
+            min(max((text_box[1] + text_box[3]) / 2, reach), size[1] - reach),
         )
         block, text_box = _fit_in_disc(fit, centre, radius)
         align, valign = "center", "center"
         hug = max(math.hypot(block.width / 2, block.height / 2) / 0.92, unit * 0.3)
-        ImageDraw.Draw(canvas).ellipse(
-            [centre[0] - hug, centre[1] - hug, centre[0] + hug, centre[1] + hug],
-            fill=palette.accent_alt,
-        )
+        disc = (*centre, hug)
     else:
         block = fit(text_box[2] - text_box[0], text_box[3] - text_box[1])
 
-    left, top, right, bottom = text_box
+    _, top, _, bottom = text_box
     if valign == "top":
         cursor = top
     elif valign == "bottom":
         cursor = bottom - block.height
     else:
         cursor = top + (bottom - top - block.height) // 2
-    if layout.cutout and _overlap_share(layout.text_box, layout.selfie_box) > 0.3:
+    backed = layout.cutout and _overlap_share(layout.text_box, layout.selfie_box) > 0.3
+    return TextPlan(block, text_box, align, cursor, gap, bar, disc, backed)
+
+
+def draw_text_block(
+    canvas: Image.Image, plan: TextPlan, style: VibeStyle, palette: Palette
+) -> None:
+    block, text_box, align, cursor, gap = plan.block, plan.box, plan.align, plan.top, plan.gap
+    if plan.disc is not None:
+        x, y, radius = plan.disc
+        ImageDraw.Draw(canvas).ellipse(
+            [x - radius, y - radius, x + radius, y + radius], fill=palette.accent_alt
+        )
+    left, _, right, _ = text_box
+    if plan.backed:
         x0: float
         if align == "left":
             x0 = left
@@ -421,8 +452,8 @@ def draw_text_block(
     if block.headline:
         _draw_headline(canvas, block.headline, text_box, align, cursor, style, palette)
         cursor += block.headline.height + gap
-        if bar:
-            _draw_accent_bar(canvas, text_box, align, cursor, bar, palette.accent)
-            cursor += bar + gap
+        if plan.bar:
+            _draw_accent_bar(canvas, text_box, align, cursor, plan.bar, palette.accent)
+            cursor += plan.bar + gap
     if block.subtext:
         _draw_subtext(canvas, block.subtext, text_box, align, cursor, style, palette)
