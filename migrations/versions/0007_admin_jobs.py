@@ -2,7 +2,7 @@
 indexes behind the admin job list and the stats.
 
 Revision ID: 0007_admin_jobs
-Revises: 0008_job_outputs
+Revises: 0006_admin
 Create Date: 2026-12-02
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_admin_jobs"
-down_revision: str | None = "0008_job_outputs"
+down_revision: str | None = "0006_admin"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -2,7 +2,7 @@
 aspect ratio, and the poster frame stored beside a video render.
 
 Revision ID: 0008_job_outputs
-Revises: 0006_admin
+Revises: 0007_admin_jobs
 Create Date: 2026-12-02
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_job_outputs"
-down_revision: str | None = "0006_admin"
+down_revision: str | None = "0007_admin_jobs"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
