@@ -20,6 +20,8 @@ from tests.support.services import free_loopback_port
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE_TYPES = ["image/png", "image/jpeg", "image/webp"]
+# Renders are stills or clips.
+RENDER_TYPES = [*IMAGE_TYPES, "video/mp4"]
 
 
 @pytest.fixture
@@ -66,7 +68,11 @@ class TestBuckets:
         assert bucket_rows(supabase) == {
             "user_assets": (False, settings.max_upload_bytes, IMAGE_TYPES),
             "profile_photos": (True, settings.max_upload_bytes, IMAGE_TYPES),
-            "renders": (True, settings.provider_output_max_bytes, IMAGE_TYPES),
+            "renders": (
+                True,
+                max(settings.provider_output_max_bytes, settings.video_output_max_bytes),
+                RENDER_TYPES,
+            ),
         }
         out = capsys.readouterr().out
         for name in ("user_assets", "profile_photos", "renders"):
@@ -101,13 +107,14 @@ class TestBuckets:
         env.setenv("RENDERS_BUCKET", "mugshot-renders")
         env.setenv("MAX_UPLOAD_BYTES", "2048")
         env.setenv("PROVIDER_OUTPUT_MAX_BYTES", "4096")
+        env.setenv("VIDEO_OUTPUT_MAX_BYTES", "4096")
 
         assert main([]) == 0
 
         assert bucket_rows(supabase) == {
             "mugshot-uploads": (False, 2048, IMAGE_TYPES),
             "mugshot-avatars": (True, 2048, IMAGE_TYPES),
-            "mugshot-renders": (True, 4096, IMAGE_TYPES),
+            "mugshot-renders": (True, 4096, RENDER_TYPES),
         }
 
     async def test_a_differing_bucket_is_reported_and_changed_only_with_update(
@@ -128,7 +135,7 @@ class TestBuckets:
         assert await asyncio.to_thread(main, ["--update"]) == 0
         assert "updated        renders" in capsys.readouterr().out
         renders = supabase.state.buckets["renders"]
-        assert (renders.public, renders.allowed_mime_types) == (True, IMAGE_TYPES)
+        assert (renders.public, renders.allowed_mime_types) == (True, RENDER_TYPES)
 
         assert await asyncio.to_thread(main, []) == 0
         assert "already there  renders" in capsys.readouterr().out
@@ -140,6 +147,7 @@ class TestBuckets:
         env.delenv("SUPABASE_SERVICE_ROLE_KEY")
         env.setenv("RENDERS_BUCKET", "mugshot-renders")
         env.setenv("PROVIDER_OUTPUT_MAX_BYTES", "4096")
+        env.setenv("VIDEO_OUTPUT_MAX_BYTES", "4096")
 
         assert main([]) == 0
 
