@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app.assets.router import router as assets_router
 from app.auth.router import router as auth_router
+from app.auth.snapshots import keep_account_snapshots
 from app.chat.router import router as chat_router
 from app.composition import build_ports
 from app.config import API_PREFIX, Settings, get_settings
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, *, ports: Ports | None = None) 
         lifespan=lifespan,
     )
     app.state.ports = app_ports
+    keep_account_snapshots(app_ports.database, lambda: app_ports.kv)
     install_error_handlers(app)
 
     for router in (
