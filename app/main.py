@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from app.assets.router import router as assets_router
 from app.auth.router import router as auth_router
@@ -21,8 +20,9 @@ from app.internal.router import router as internal_router
 from app.internal.service import periodic_sweeps
 from app.jobs.router import router as jobs_router
 from app.kit.errors import install_error_handlers
-from app.kit.limits import RequestLimits, RequestLimitsMiddleware
-from app.kit.observability import RequestContextMiddleware, configure_logging
+from app.kit.limits import RequestLimits
+from app.kit.middleware import RequestMiddleware
+from app.kit.observability import configure_logging
 from app.payments.router import router as payments_router
 from app.payments.router import test_checkout_router, webhooks_router
 from app.ports import Ports
@@ -72,9 +72,10 @@ def create_app(settings: Settings | None = None, *, ports: Ports | None = None) 
     ):
         app.include_router(router)
 
-    # Innermost, so its 408/413/504 answers still get CORS and request-id headers.
+    # The only middleware: request id, security headers, CORS and the request bounds in one
+    # layer (see app.kit.middleware). Add behaviour there rather than another layer.
     app.add_middleware(
-        RequestLimitsMiddleware,
+        RequestMiddleware,
         limits=RequestLimits(
             max_body_bytes=settings.max_request_body_bytes,
             max_upload_bytes=settings.max_upload_bytes,
@@ -82,17 +83,8 @@ def create_app(settings: Settings | None = None, *, ports: Ports | None = None) 
             request_timeout_seconds=settings.request_timeout_seconds,
             deadline_exempt_prefixes=(f"{API_PREFIX}/internal/",),
         ),
-    )
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.allowed_origins,
-        allow_credentials=True,
-        allow_methods=["*"],
-        allow_headers=["*"],
+        allowed_origins=settings.allowed_origins,
         expose_headers=["X-Request-ID", "Retry-After"],
-    )
-    app.add_middleware(
-        RequestContextMiddleware,
         hsts=settings.is_production,
         docs_prefixes=(f"{API_PREFIX}/docs", f"{API_PREFIX}/redoc"),
     )
