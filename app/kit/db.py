@@ -179,6 +179,27 @@ def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
         if state.asyncio_safe and dbapi_connection.driver_connection.in_transaction:
             dbapi_connection.rollback()
 
+    dialect = engine.sync_engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+
+    # With no transaction open (a read session never sends BEGIN), COMMIT and ROLLBACK change
+    # nothing, yet each costs a round trip to the driver's thread; the driver knows, for free.
+    def nothing_open(dbapi_connection: Any) -> bool:
+        driver = dbapi_connection.driver_connection
+        # A closed connection is left to the driver, which knows what to do with it.
+        return driver._connection is not None and not driver.in_transaction
+
+    def do_commit(dbapi_connection: Any) -> None:
+        if not nothing_open(dbapi_connection):
+            commit(dbapi_connection)
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        if not nothing_open(dbapi_connection):
+            rollback(dbapi_connection)
+
+    dialect.do_commit = do_commit  # type: ignore[method-assign]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(connection: Any) -> None:
         # A deferred transaction that reads and then writes can fail with SQLITE_BUSY when
