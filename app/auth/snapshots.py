@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, get_args, get_type_hints
 
 from app.adapters.kv import KeyValueStore
 from app.auth import repository
@@ -34,44 +34,34 @@ def account_key(user_id: uuid.UUID | str) -> str:
     return f"account:{user_id}"
 
 
+def _reader(hint: Any) -> Callable[[Any], Any]:
+    """How a field of SignedInUser comes back from JSON."""
+    kinds = get_args(hint) or (hint,)
+    for kind, parse in ((uuid.UUID, uuid.UUID), (datetime, datetime.fromisoformat)):
+        if kind in kinds:
+            return lambda value: None if value is None else parse(value)
+    if date in kinds:
+        return lambda value: None if value is None else date.fromisoformat(value)
+    return lambda value: value
+
+
+# Every field of SignedInUser, so a field added there is kept here too; a snapshot written
+# with other fields (by an older deploy) is a miss.
+_READERS = {name: _reader(hint) for name, hint in get_type_hints(SignedInUser).items()}
+
+
 def _encode(user: SignedInUser, generation: str) -> str:
-    confirmed = user.email_confirmed_at
-    return json.dumps(
-        [
-            generation,
-            str(user.id),
-            user.email,
-            user.username,
-            user.full_name,
-            user.dob.isoformat(),
-            user.bio,
-            user.avatar_url,
-            user.role,
-            user.credits,
-            confirmed.isoformat() if confirmed else None,
-            user.created_at.isoformat(),
-        ],
-        separators=(",", ":"),
-    )
+    fields = {name: getattr(user, name) for name in _READERS}
+    return json.dumps({"generation": generation, "user": fields}, default=str)
 
 
-def _decode(raw: str) -> tuple[str, SignedInUser]:
-    fields: list[Any] = json.loads(raw)
-    generation, user_id, email, username, full_name, dob, bio, avatar, role, credits = fields[:10]
-    confirmed, created = fields[10:12]
-    return generation, SignedInUser(
-        id=uuid.UUID(user_id),
-        email=email,
-        username=username,
-        full_name=full_name,
-        dob=date.fromisoformat(dob),
-        bio=bio,
-        avatar_url=avatar,
-        role=role,
-        credits=credits,
-        email_confirmed_at=datetime.fromisoformat(confirmed) if confirmed else None,
-        created_at=datetime.fromisoformat(created),
-    )
+def _decode(raw: str) -> tuple[str, SignedInUser] | None:
+    document = json.loads(raw)
+    fields: dict[str, Any] = document["user"]
+    if fields.keys() != _READERS.keys():
+        return None
+    user = SignedInUser(**{name: read(fields[name]) for name, read in _READERS.items()})
+    return str(document["generation"]), user
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +75,10 @@ class CachedAccount:
         """The snapshot, when it is there and no blanket change came after it."""
         if self.raw is None or self.raw.startswith(_STALE):
             return None
-        generation, user = _decode(self.raw)
-        return user if generation == (self.generation or "0") else None
+        decoded = _decode(self.raw)
+        if decoded is None or decoded[0] != (self.generation or "0"):
+            return None
+        return decoded[1]
 
 
 def _marker() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 
 import httpx
@@ -32,7 +33,7 @@ class TestServedFromTheSnapshot:
     ):
         first = await me(client, user)
         assert first.status_code == 200
-        assert (await snapshot_of(app, user) or "").startswith("[")
+        assert (await snapshot_of(app, user) or "").startswith("{")
         # The row changes behind the app's back (no session of its database): the snapshot,
         # not the database, answers.
         async with app.state.ports.database.engine.begin() as connection:
@@ -147,5 +148,19 @@ class TestRaces:
             ports.kv.replace = real_replace
         assert loaded is not None
         assert loaded.bio is None  # it read before the change
-        assert not (await snapshot_of(app, user) or "").startswith("[")
+        assert not (await snapshot_of(app, user) or "").startswith("{")
         assert (await me(client, user)).json()["bio"] == "Newer"
+
+
+class TestSnapshotFormat:
+    async def test_a_snapshot_with_other_fields_is_a_miss(
+        self, app: FastAPI, client: httpx.AsyncClient, user: TestUser
+    ):
+        await me(client, user)
+        raw = await snapshot_of(app, user)
+        assert raw is not None
+        assert CachedAccount(raw, None).user() is not None
+        older = json.loads(raw)
+        del older["user"]["bio"]
+        assert CachedAccount(json.dumps(older), None).user() is None
+        assert CachedAccount(raw, "another generation").user() is None
