@@ -9,10 +9,21 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.jobs.schemas import JobCreated
+from app.kit.examples import body_examples
 from app.providers.registry import ModelId
 
 
 class ChatCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra=body_examples(
+            {
+                "session_name": "Launch video",
+                "project_id": "7d1e2c3b-4a5f-4e6d-8c7b-9a0f1e2d3c4b",
+            },
+            {},
+        )
+    )
+
     session_name: (
         Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
         | None
@@ -31,6 +42,19 @@ class ChatOut(BaseModel):
 
 
 class MessageCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra=body_examples(
+            {"content": 'Make it punchier, use "Big News Today" as the headline', "sender": "user"},
+            {
+                "content": "Warmer colours, then render two variants",
+                "sender": "user",
+                "generate": True,
+                "quality": "draft",
+                "variants": 2,
+            },
+        )
+    )
+
     content: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
     sender: Literal["user"] = "user"
     generate: bool = False
@@ -55,3 +79,16 @@ class MessageExchange(BaseModel):
     message: MessageOut
     reply: MessageOut
     job: JobCreated | None
+
+
+class MessagePosted(MessageOut):
+    """The stored message, as `GET /chat/{id}/messages` lists it, with what it brought about."""
+
+    reply: MessageOut | None = Field(
+        description="The `ai` message answering this one (also in the list, right after it)."
+    )
+    job: JobCreated | None = Field(description="The render this message started, if any.")
+
+    @classmethod
+    def of(cls, exchange: MessageExchange) -> MessagePosted:
+        return cls(**exchange.message.model_dump(), reply=exchange.reply, job=exchange.job)

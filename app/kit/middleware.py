@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.kit.limits import RequestLimits, admit, run_with_deadline
 from app.kit.observability import VALID_REQUEST_ID, request_logger
+from app.kit.paths import without_trailing_slash
 
 _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -59,13 +60,16 @@ class RequestMiddleware:
         ]
         hsts_headers = [_HSTS] if hsts else []
         # Swagger UI and ReDoc load scripts and styles, so they keep the browser's defaults.
-        self._api_headers = [*_SECURITY_HEADERS, _API_CSP, *hsts_headers]
-        self._docs_headers = [*_SECURITY_HEADERS, *hsts_headers]
+        self._added_headers = [*_SECURITY_HEADERS, *hsts_headers]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "websocket":
+                scope = without_trailing_slash(scope)
             await self.app(scope, receive, send)
             return
+        # First, so everything after sees the one spelling of the path.
+        scope = without_trailing_slash(scope)
         incoming = ""
         origin: str | None = None
         media_type = ""
@@ -87,7 +91,7 @@ class RequestMiddleware:
         state["request_id"] = request_id
         started = time.perf_counter()
         path: str = scope["path"]
-        added = self._docs_headers if path.startswith(self.docs_prefixes) else self._api_headers
+        strict_csp = not path.startswith(self.docs_prefixes)
         request_id_header = (b"x-request-id", request_id.encode("latin-1"))
         status = 500
 
@@ -99,7 +103,10 @@ class RequestMiddleware:
                 self._add_cors(message, origin)
                 raw = message["headers"]
                 raw.append(request_id_header)
-                raw.extend(added)
+                raw.extend(self._added_headers)
+                # A response with a policy of its own (the browser app's pages) keeps it.
+                if strict_csp and all(name != b"content-security-policy" for name, _ in raw):
+                    raw.append(_API_CSP)
             await send(message)
 
         try:

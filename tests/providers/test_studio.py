@@ -8,18 +8,18 @@ from itertools import combinations
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageFont, ImageStat
 
-from app.providers.studio import (
+from app.providers.studio import VIBES, StudioBrief, render_thumbnail, resolve_vibe
+from app.providers.studio.fitting import (
     HEADLINE_FONT,
     HEADLINE_TYPE,
-    VIBES,
     FittedText,
-    StudioBrief,
-    _drawable_text,
-    _fit_text,
-    _plan_layout,
-    render_thumbnail,
-    resolve_vibe,
+    drawable_text,
+    fit_text,
 )
+from app.providers.studio.layouts import frame_box, plan_layout
+from app.providers.studio.lettering import set_text_block
+from app.providers.studio.render import stack_tall
+from app.providers.studio.styles import VIBE_STYLES
 
 SELFIE_GREEN = (20, 190, 70)
 
@@ -75,7 +75,7 @@ def png_chunk_types(png: bytes) -> list[bytes]:
 
 
 def fit_headline(text: str, width: int, height: int, *, min_size: int) -> FittedText | None:
-    return _fit_text(
+    return fit_text(
         text, HEADLINE_TYPE, width, height, max_lines=3, min_size=min_size, max_size=1000
     )
 
@@ -145,7 +145,7 @@ class TestVariety:
 
     def test_variant_index_wraps_around_the_layouts(self) -> None:
         for variant in range(4):
-            assert _plan_layout(1280, 720, variant, True, None) == _plan_layout(
+            assert plan_layout(1280, 720, variant, True, None) == plan_layout(
                 1280, 720, variant + 4, True, None
             )
 
@@ -162,7 +162,7 @@ class TestVariety:
         self, width: int, height: int
     ) -> None:
         for variant in range(4):
-            layout = _plan_layout(width, height, variant, True, None)
+            layout = plan_layout(width, height, variant, True, None)
             assert layout.selfie_box is not None
             text, photo = layout.text_box, layout.selfie_box
             apart = text[2] <= photo[0] or photo[2] <= text[0]
@@ -171,7 +171,7 @@ class TestVariety:
 
     def test_story_platform_keeps_clear_of_app_chrome(self) -> None:
         for variant in range(4):
-            layout = _plan_layout(1080, 1920, variant, False, "instagram_story")
+            layout = plan_layout(1080, 1920, variant, False, "instagram_story")
             assert layout.text_box[1] >= 1920 * 0.1
             assert layout.text_box[3] <= 1920 * 0.85
 
@@ -185,7 +185,7 @@ class TestSelfie:
         for variant in range(4):
             request = brief(width=width, height=height, vibe=vibe, selfie=flat_selfie())
             image = decoded(render_thumbnail(request, seed="selfie", variant=variant))
-            layout = _plan_layout(width, height, variant, True, None)
+            layout = plan_layout(width, height, variant, True, None)
             assert layout.selfie_box is not None
             pixel = image.getpixel(box_centre(layout.selfie_box, width, height))
             assert isinstance(pixel, tuple)
@@ -206,7 +206,7 @@ class TestSelfie:
         selfie = encoded(sideways, "JPEG", quality=95, exif=exif.tobytes())
         request = brief(width=1080, height=1920, selfie=selfie, vibe="minimal")
         image = decoded(render_thumbnail(request, seed="exif", variant=0))
-        layout = _plan_layout(1080, 1920, 0, True, None)
+        layout = plan_layout(1080, 1920, 0, True, None)
         assert layout.selfie_box is not None
         centre_x, centre_y = box_centre(layout.selfie_box, 1080, 1920)
         above = image.getpixel((centre_x, centre_y - 150))
@@ -225,6 +225,32 @@ class TestSelfie:
         assert mean_difference(plain, textured) > 3
 
 
+class TestTallStack:
+    @pytest.mark.parametrize("vibe", VIBES)
+    def test_photo_and_text_stack_in_the_middle(self, vibe: str) -> None:
+        """On 9:16 the framed photo and the text stack up centred, the photo taking the rest."""
+        style = VIBE_STYLES[vibe]
+        for variant in range(4):
+            request = brief(width=1080, height=1920, vibe=vibe, selfie=flat_selfie())
+            layout = plan_layout(1080, 1920, variant, True, None)
+            text = set_text_block((1080, 1920), request, layout, style)
+            stacked, moved = stack_tall(layout, text, style.frame, (1080, 1920))
+            assert stacked.selfie_box is not None
+            assert layout.selfie_box is not None
+            photo = frame_box(stacked.selfie_box, style.frame)
+            top, bottom = min(photo[1], moved.top), max(photo[3], moved.bottom)
+            # Photo and words do not overlap, and the stack sits centred in the layout's span.
+            assert photo[3] <= moved.top or moved.bottom <= photo[1]
+            span_top = min(layout.selfie_box[1], layout.text_box[1])
+            span_bottom = max(layout.selfie_box[3], layout.text_box[3])
+            assert abs((top - span_top) - (span_bottom - bottom)) <= 2
+            # The frame is as large as the width or the remaining height allows.
+            remaining = span_bottom - span_top - text.block.height - 2 * text.gap
+            assert photo[3] - photo[1] >= remaining - 2 or (
+                photo[2] - photo[0] >= stacked.selfie_box[2] - stacked.selfie_box[0] - 2
+            )
+
+
 class TestText:
     @pytest.mark.parametrize("vibe", VIBES)
     def test_text_stays_inside_its_box(self, vibe: str) -> None:
@@ -236,7 +262,7 @@ class TestText:
         )
         changed = ImageChops.difference(decoded(bare), decoded(busy)).getbbox()
         assert changed is not None
-        left, top, right, bottom = _plan_layout(1280, 720, 0, False, None).text_box
+        left, top, right, bottom = plan_layout(1280, 720, 0, False, None).text_box
         # Shadows and glows may spill a little past the box, never across the picture.
         spill = 60
         assert changed[0] >= left - spill
@@ -283,8 +309,8 @@ class TestText:
         assert widest_line(longer) + 2 * longer.stroke <= 800
 
     def test_characters_the_font_lacks_are_dropped_or_simplified(self) -> None:
-        assert _drawable_text(HEADLINE_FONT, "BIG 😀 WIN 漢字") == "BIG WIN"
-        assert _drawable_text(HEADLINE_FONT, "CAFÉ\tNIGHT\u200b") == "CAFÉ NIGHT"
+        assert drawable_text(HEADLINE_FONT, "BIG 😀 WIN 漢字") == "BIG WIN"
+        assert drawable_text(HEADLINE_FONT, "CAFÉ\tNIGHT\u200b") == "CAFÉ NIGHT"
         png = render_thumbnail(
             brief(headline="😀😀 Ünïcödé 漢字 ✓", subtext="🔥"), seed="u", variant=0
         )
