@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
 
 from app.adapters.mail import OutboxMailer
@@ -14,6 +13,7 @@ from app.admin.ops.router import router as admin_ops_router
 from app.admin.router import router as admin_router
 from app.assets.router import router as assets_router
 from app.auth.router import router as auth_router
+from app.auth.snapshots import keep_account_snapshots
 from app.chat.router import router as chat_router
 from app.composition import build_ports
 from app.config import API_PREFIX, Settings, get_settings
@@ -25,9 +25,9 @@ from app.internal.router import router as internal_router
 from app.internal.service import periodic_sweeps
 from app.jobs.router import router as jobs_router
 from app.kit.errors import install_error_handlers
-from app.kit.limits import RequestLimits, RequestLimitsMiddleware
-from app.kit.observability import RequestContextMiddleware, configure_logging
-from app.kit.paths import TrailingSlashMiddleware
+from app.kit.limits import RequestLimits
+from app.kit.middleware import RequestMiddleware
+from app.kit.observability import configure_logging
 from app.payments.router import router as payments_router
 from app.payments.router import test_checkout_router, webhooks_router
 from app.ports import Ports
@@ -56,11 +56,12 @@ def create_app(settings: Settings | None = None, *, ports: Ports | None = None) 
         openapi_url=f"{API_PREFIX}/openapi.json",
         swagger_ui_oauth2_redirect_url=f"{API_PREFIX}/docs/oauth2-redirect",
         lifespan=lifespan,
-        # Paths lose a trailing slash before routing (TrailingSlashMiddleware), so nothing is
+        # Paths lose a trailing slash before routing (app.kit.middleware), so nothing is
         # left for Starlette to redirect.
         redirect_slashes=False,
     )
     app.state.ports = app_ports
+    keep_account_snapshots(app_ports.database, lambda: app_ports.kv)
     install_error_handlers(app)
 
     for router in (
@@ -88,9 +89,10 @@ def create_app(settings: Settings | None = None, *, ports: Ports | None = None) 
     # Last, so none of its pages can stand in front of an API route.
     app.include_router(web_router)
 
-    # Innermost, so its 408/413/504 answers still get CORS and request-id headers.
+    # The only middleware: request id, security headers, CORS and the request bounds in one
+    # layer (see app.kit.middleware). Add behaviour there rather than another layer.
     app.add_middleware(
-        RequestLimitsMiddleware,
+        RequestMiddleware,
         limits=RequestLimits(
             max_body_bytes=settings.max_request_body_bytes,
             max_upload_bytes=settings.max_upload_bytes,
@@ -98,23 +100,12 @@ def create_app(settings: Settings | None = None, *, ports: Ports | None = None) 
             request_timeout_seconds=settings.request_timeout_seconds,
             deadline_exempt_prefixes=(f"{API_PREFIX}/internal/",),
         ),
-    )
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.allowed_origins,
-        allow_credentials=True,
-        allow_methods=["*"],
-        allow_headers=["*"],
+        allowed_origins=settings.allowed_origins,
         # The browser app reads the page of a plain-array list (chat messages) from headers.
         expose_headers=["X-Request-ID", "Retry-After", "X-Total-Count", "Link", "X-Next-Cursor"],
-    )
-    app.add_middleware(
-        RequestContextMiddleware,
         hsts=settings.is_production,
         docs_prefixes=(f"{API_PREFIX}/docs", f"{API_PREFIX}/redoc"),
     )
-    # Outermost: every other layer sees the one spelling of the path.
-    app.add_middleware(TrailingSlashMiddleware)
     return app
 
 

@@ -34,6 +34,10 @@ class KeyValueStore(Protocol):
 
     async def get(self, key: str) -> str | None: ...
 
+    async def get_many(self, *keys: str) -> list[str | None]:
+        """Several values in one round trip, in the order of `keys`."""
+        ...
+
     async def put(self, key: str, value: str, *, ttl_seconds: int | None = None) -> None: ...
 
     async def take(self, key: str) -> str | None:
@@ -104,6 +108,10 @@ class MemoryKeyValueStore:
     async def get(self, key: str) -> str | None:
         value = self._live(key)
         return value if isinstance(value, str) else None
+
+    async def get_many(self, *keys: str) -> list[str | None]:
+        values = [self._live(key) for key in keys]
+        return [value if isinstance(value, str) else None for value in values]
 
     async def put(self, key: str, value: str, *, ttl_seconds: int | None = None) -> None:
         self._store(key, value, self._deadline(ttl_seconds))
@@ -215,6 +223,10 @@ class UpstashKeyValueStore:
     async def get(self, key: str) -> str | None:
         value = await self._call("get", self.client.get(self._key(key)))
         return None if value is None else str(value)
+
+    async def get_many(self, *keys: str) -> list[str | None]:
+        values = await self._call("mget", self.client.mget(*(self._key(k) for k in keys)))
+        return [None if value is None else str(value) for value in values]
 
     async def put(self, key: str, value: str, *, ttl_seconds: int | None = None) -> None:
         await self._call("set", self.client.set(self._key(key), value, ex=ttl_seconds))

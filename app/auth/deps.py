@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Annotated
@@ -12,7 +13,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth import repository
 from app.auth.identity import SignedInUser
-from app.auth.service import session_store
+from app.auth.sessions import SessionRecord, session_key
+from app.auth.snapshots import (
+    GENERATION_KEY,
+    USERS_TABLE,
+    AccountSnapshots,
+    CachedAccount,
+    account_key,
+)
 from app.deps import PortsDep, SessionDep
 from app.kit.errors import ServiceUnavailable, Unauthorized, responses
 from app.kit.security import AccessClaims, InvalidAccessToken, decode_access_token
@@ -60,11 +68,18 @@ class Caller:
     session_id: str
 
 
-async def get_access_claims(
+@dataclass(frozen=True, slots=True)
+class CheckedToken:
+    claims: AccessClaims
+    account: CachedAccount
+
+
+async def check_token(
     ports: PortsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> AccessClaims:
-    """The caller's token, checked against its live session, without touching the database."""
+) -> CheckedToken:
+    """The caller's token, checked against its live session, without touching the database;
+    the account snapshot comes back in the same key-value round trip."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized()
     try:
@@ -72,18 +87,40 @@ async def get_access_claims(
     except InvalidAccessToken as exc:
         raise InvalidAccessTokenError() from exc
     # Checking the session on every request makes logout and revocation take effect at once.
-    record = await session_store(ports).get(claims.session_id)
-    if record is None or record.user_id != str(claims.user_id):
+    raw_session, raw_account, generation = await ports.kv.get_many(
+        session_key(claims.session_id), account_key(claims.user_id), GENERATION_KEY
+    )
+    if raw_session is None or not _session_of(raw_session, claims.user_id):
         raise SessionRevoked()
-    return claims
+    return CheckedToken(claims, CachedAccount(raw_account, generation))
+
+
+def _session_of(raw_session: str, user_id: uuid.UUID) -> bool:
+    return SessionRecord.load(raw_session).user_id == str(user_id)
+
+
+async def get_access_claims(checked: Annotated[CheckedToken, Depends(check_token)]) -> AccessClaims:
+    return checked.claims
 
 
 # For work that must happen before any database connection is taken (reading an upload).
 AccessClaimsDep = Annotated[AccessClaims, Depends(get_access_claims)]
 
 
-async def get_caller(request: Request, claims: AccessClaimsDep, session: SessionDep) -> Caller:
-    user = await repository.get_signed_in_user(session, claims.user_id)
+async def get_caller(
+    request: Request, checked: Annotated[CheckedToken, Depends(check_token)], ports: PortsDep
+) -> Caller:
+    claims = checked.claims
+    database = ports.database
+    user = checked.account.user() if database.watches(USERS_TABLE) else None
+    if user is None or user.id != claims.user_id:
+        if database.watches(USERS_TABLE):
+            user = await AccountSnapshots(ports.kv).load(
+                database=database, user_id=claims.user_id, cached=checked.account
+            )
+        else:
+            async with database.read_sessionmaker() as session:
+                user = await repository.get_signed_in_user(session, claims.user_id)
     # Suspending revokes every session; the check here also covers one opened in a race.
     if user is None or user.is_suspended:
         raise SessionRevoked()

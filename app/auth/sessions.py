@@ -15,7 +15,7 @@ from app.kit.security import hash_token, new_opaque_token, tokens_match
 _REMEMBERED_ROTATIONS = 50
 
 
-def _session_key(session_id: str) -> str:
+def session_key(session_id: str) -> str:
     return f"session:{session_id}"
 
 
@@ -75,12 +75,12 @@ class SessionStore:
             created_at=now,
             last_used_at=now,
         )
-        await self.kv.put(_session_key(session_id), record.dump(), ttl_seconds=self.ttl_seconds)
+        await self.kv.put(session_key(session_id), record.dump(), ttl_seconds=self.ttl_seconds)
         await self.kv.set_add(_user_sessions_key(user_id), session_id, ttl_seconds=self.ttl_seconds)
         return record, f"{session_id}.{secret}"
 
     async def get(self, session_id: str) -> SessionRecord | None:
-        raw = await self.kv.get(_session_key(session_id))
+        raw = await self.kv.get(session_key(session_id))
         return SessionRecord.load(raw) if raw else None
 
     async def rotate(
@@ -95,7 +95,7 @@ class SessionStore:
         if parts is None:
             return RefreshOutcome.INVALID, None, None
         session_id, secret = parts
-        key = _session_key(session_id)
+        key = session_key(session_id)
         raw = await self.kv.get(key)
         if raw is None:
             return RefreshOutcome.INVALID, None, None
@@ -137,7 +137,7 @@ class SessionStore:
         record = await self.get(session_id)
         if record is None or record.user_id != str(user_id):
             return False
-        await self.kv.delete(_session_key(session_id))
+        await self.kv.delete(session_key(session_id))
         await self.kv.set_remove(_user_sessions_key(user_id), session_id)
         return True
 
@@ -145,7 +145,7 @@ class SessionStore:
         session_ids = await self.kv.set_members(_user_sessions_key(user_id))
         doomed = [sid for sid in session_ids if sid != keep]
         if doomed:
-            await self.kv.delete(*(_session_key(sid) for sid in doomed))
+            await self.kv.delete(*(session_key(sid) for sid in doomed))
             await self.kv.set_remove(_user_sessions_key(user_id), *doomed)
         return len(doomed)
 

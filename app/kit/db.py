@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -17,12 +19,20 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.pool import NullPool
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BinaryExpression, BindParameter, BooleanClauseList, ColumnClause
 
 logger = logging.getLogger("app.db")
 
 AfterCommit = Callable[[], Awaitable[None]]
+# Told which rows of a watched table a committed transaction changed, by primary key; None
+# when the statement does not say (an UPDATE without `id = ...`), so any row may have changed.
+RowsChanged = Callable[[frozenset[Any] | None], Awaitable[None]]
 _AFTER_COMMIT = "after_commit"
+_MANAGED = "managed_by_transaction"
+_CHANGED_ROWS = "changed_rows"
 _READ_ONLY = "sqlite_read_only"
 SQLITE_POOL_SIZE = 16
 POSTGRES_POOL_SIZE = 20
@@ -101,7 +111,15 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine, busy_timeout_ms=int(busy_timeout_seconds * 1000))
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        # A class of its own, so the change watchers below see this database's sessions only.
+        self._session_class: type[Session] = type("DatabaseSession", (Session,), {})
+        self._watchers: dict[str, list[RowsChanged]] = {}
+        self.sessionmaker = async_sessionmaker(
+            self.engine,
+            expire_on_commit=False,
+            autoflush=False,
+            sync_session_class=self._session_class,
+        )
         # For requests that only read (GET, HEAD): no BEGIN and no COMMIT, each SELECT reads
         # its own committed snapshot, as every statement of a READ COMMITTED transaction
         # would on Postgres. That saves two round trips there, and on SQLite (WAL: readers
@@ -115,7 +133,22 @@ class Database:
             self.engine.execution_options(**read_options),
             expire_on_commit=False,
             autoflush=False,
+            sync_session_class=self._session_class,
         )
+
+    def watches(self, table_name: str) -> bool:
+        return table_name in self._watchers
+
+    def watch_rows(self, table_name: str, callback: RowsChanged) -> None:
+        """Call `callback` after every commit that changed rows of `table_name` (UPDATE or
+        DELETE, through the ORM or an ORM-enabled statement on a session of this database).
+
+        Inside `transaction()` the callback is awaited before the request answers; other
+        sessions run it as a task once they commit. Plain `Connection.execute` is not seen.
+        """
+        if not self._watchers:
+            _track_changes(self._session_class, self._watchers)
+        self._watchers.setdefault(table_name, []).append(callback)
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:
@@ -146,6 +179,27 @@ def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
         if state.asyncio_safe and dbapi_connection.driver_connection.in_transaction:
             dbapi_connection.rollback()
 
+    dialect = engine.sync_engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+
+    # With no transaction open (a read session never sends BEGIN), COMMIT and ROLLBACK change
+    # nothing, yet each costs a round trip to the driver's thread; the driver knows, for free.
+    def nothing_open(dbapi_connection: Any) -> bool:
+        driver = dbapi_connection.driver_connection
+        # A closed connection is left to the driver, which knows what to do with it.
+        return driver._connection is not None and not driver.in_transaction
+
+    def do_commit(dbapi_connection: Any) -> None:
+        if not nothing_open(dbapi_connection):
+            commit(dbapi_connection)
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        if not nothing_open(dbapi_connection):
+            rollback(dbapi_connection)
+
+    dialect.do_commit = do_commit  # type: ignore[method-assign]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(connection: Any) -> None:
         # A deferred transaction that reads and then writes can fail with SQLITE_BUSY when
@@ -153,6 +207,107 @@ def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
         # Read-only sessions are the exception: they only read, so they need no BEGIN.
         if not connection.get_execution_options().get(_READ_ONLY):
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _primary_keys(where: Any, table_name: str, key: str) -> frozenset[Any] | None:
+    """The primary keys a WHERE clause limits rows to (`key = value`, `key IN (...)`, alone or
+    ANDed with other conditions), or None when it does not limit them that way."""
+
+    def limited(clause: Any) -> list[Any] | None:
+        if not isinstance(clause, BinaryExpression) or not isinstance(clause.right, BindParameter):
+            return None
+        column = clause.left
+        if not isinstance(column, ColumnClause) or column.name != key:
+            return None
+        if getattr(column.table, "name", None) != table_name:
+            return None
+        value = clause.right.effective_value
+        if clause.operator is operators.eq:
+            return [value]
+        if clause.operator is operators.in_op and isinstance(value, list | tuple):
+            return list(value)
+        return None
+
+    clauses = [where]
+    if isinstance(where, BooleanClauseList) and where.operator is operators.and_:
+        clauses = list(where.clauses)
+    for clause in clauses:
+        found = limited(clause)
+        if found is not None:
+            return frozenset(found)
+    return None
+
+
+def _track_changes(session_class: type[Session], watchers: dict[str, list[RowsChanged]]) -> None:
+    def note(session: Session, table_name: str, keys: frozenset[Any] | None) -> None:
+        changed: dict[str, set[Any] | None] | None = session.info.get(_CHANGED_ROWS)
+        if changed is None:
+            changed = session.info[_CHANGED_ROWS] = {}
+            registered = changed
+
+            async def notify() -> None:
+                session.info.pop(_CHANGED_ROWS, None)
+                await _notify(registered, watchers)
+
+            after_commit(session, notify)
+        if table_name in changed and changed[table_name] is None:
+            return
+        if keys is None:
+            changed[table_name] = None
+        else:
+            changed.setdefault(table_name, set()).update(keys)  # type: ignore[union-attr]
+
+    @event.listens_for(session_class, "after_flush")
+    def after_flush(session: Session, _context: Any) -> None:
+        for instance in chain(session.dirty, session.deleted):
+            state = inspect(instance)
+            table_name = getattr(state.mapper.local_table, "name", None)
+            if table_name not in watchers or state.identity is None:
+                continue
+            if state.deleted or instance in session.deleted or session.is_modified(instance):
+                note(session, table_name, frozenset(state.identity[:1]))
+
+    @event.listens_for(session_class, "do_orm_execute")
+    def on_execute(state: ORMExecuteState) -> None:
+        if not (state.is_update or state.is_delete):
+            return
+        table = getattr(state.statement, "table", None)
+        table_name = getattr(table, "name", None)
+        if table_name not in watchers:
+            return
+        primary_key = list(getattr(table, "primary_key", ()))
+        where = getattr(state.statement, "whereclause", None)
+        keys = None
+        if len(primary_key) == 1 and where is not None:
+            keys = _primary_keys(where, table_name, primary_key[0].name)
+        note(state.session, table_name, keys)
+
+    @event.listens_for(session_class, "after_commit")
+    def on_commit(session: Session) -> None:
+        # A session outside `transaction()` has nobody to await the callbacks: run them as a
+        # task (background work, which answers nobody).
+        if session.info.get(_MANAGED) or _CHANGED_ROWS not in session.info:
+            return
+        changed = session.info.pop(_CHANGED_ROWS)
+        task = asyncio.get_running_loop().create_task(_notify(changed, watchers))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+
+    @event.listens_for(session_class, "after_rollback")
+    def on_rollback(session: Session) -> None:
+        session.info.pop(_CHANGED_ROWS, None)
+
+
+_background: set[asyncio.Task[None]] = set()
+
+
+async def _notify(
+    changed: dict[str, set[Any] | None], watchers: dict[str, list[RowsChanged]]
+) -> None:
+    for table_name, keys in changed.items():
+        rows = None if keys is None else frozenset(keys)
+        for callback in watchers.get(table_name, ()):
+            await callback(rows)
 
 
 async def end_read_only_transaction(session: AsyncSession) -> None:
@@ -167,12 +322,12 @@ async def end_read_only_transaction(session: AsyncSession) -> None:
         await session.commit()
 
 
-def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
+def after_commit(session: AsyncSession | Session, callback: AfterCommit) -> None:
     """Run `callback` once the request's transaction has committed; dropped on rollback."""
     session.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
 
-def after_rollback(session: AsyncSession, callback: AfterCommit) -> None:
+def after_rollback(session: AsyncSession | Session, callback: AfterCommit) -> None:
     """Run `callback` if the request's transaction does not commit (undo work done outside it)."""
     session.info.setdefault(_AFTER_ROLLBACK, []).append(callback)
 
@@ -202,6 +357,7 @@ async def transaction(
 ) -> AsyncIterator[AsyncSession]:
     """Yield a session that commits at the end, or rolls back if the body raised."""
     async with sessionmaker() as session:
+        session.info[_MANAGED] = True
         try:
             yield session
         except BaseException:

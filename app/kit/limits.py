@@ -126,7 +126,83 @@ def _check_query(scope: Scope) -> dict[str, Any] | None:
     return None
 
 
+async def admit(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    limits: RequestLimits,
+    *,
+    media_type: str,
+    declared_length: str | None,
+) -> tuple[Receive, _BodyReader] | None:
+    """Refuse what no route could accept, answering it here (None); otherwise the `receive`
+    the app should read the body from, and the reader that bounds it."""
+    max_body = (
+        limits.max_upload_bytes + FORM_OVERHEAD_BYTES
+        if media_type == "multipart/form-data"
+        else limits.max_body_bytes
+    )
+    if (
+        declared_length is not None
+        and declared_length.isdigit()
+        and int(declared_length) > max_body
+    ):
+        await error_response(413, BodyTooLarge.code, BodyTooLarge(max_body).detail)(
+            scope, receive, send
+        )
+        return None
+    if "\x00" in scope["path"]:
+        # No route or stored file has such a name.
+        await error_response(404, "not_found", "Not found.")(scope, receive, send)
+        return None
+    if scope.get("query_string"):
+        text_error = _check_query(scope)
+        if text_error is not None:
+            await validation_error_response([text_error])(scope, receive, send)
+            return None
+
+    body = _BodyReader(receive, max_body=max_body, timeout=limits.body_timeout_seconds)
+    app_receive: Receive = body.receive
+    if scope["method"] not in ("GET", "HEAD", "OPTIONS") and _is_json(media_type):
+        # JSON is read here first (it is small: bounded above), so text that no database
+        # can store is refused in one place for every route.
+        try:
+            raw = await body.read_all()
+        except RequestBodyError as exc:
+            await error_response(exc.status_code, exc.code, exc.detail)(scope, receive, send)
+            return None
+        problem = _check_json_text(raw)
+        if problem is not None:
+            await validation_error_response([problem])(scope, receive, send)
+            return None
+        app_receive = body.replay(raw)
+    return app_receive, body
+
+
+async def run_bounded(
+    app: ASGIApp, scope: Scope, receive: Receive, send: Send, limits: RequestLimits
+) -> None:
+    """Run `app` within every bound of `limits`."""
+    admitted = await admit(
+        scope,
+        receive,
+        send,
+        limits,
+        media_type=_media_type(scope),
+        declared_length=_header(scope, b"content-length"),
+    )
+    if admitted is None:
+        return
+    app_receive, body = admitted
+    if scope["path"].startswith(limits.deadline_exempt_prefixes):
+        await app(scope, app_receive, send)
+        return
+    await run_with_deadline(app, scope, app_receive, send, body, limits)
+
+
 class RequestLimitsMiddleware:
+    """The bounds on their own, for apps without the rest of `app.kit.middleware`."""
+
     def __init__(self, app: ASGIApp, *, limits: RequestLimits) -> None:
         self.app = app
         self.limits = limits
@@ -135,48 +211,7 @@ class RequestLimitsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limits = self.limits
-        media_type = _media_type(scope)
-        max_body = (
-            limits.max_upload_bytes + FORM_OVERHEAD_BYTES
-            if media_type == "multipart/form-data"
-            else limits.max_body_bytes
-        )
-        declared = _header(scope, b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > max_body:
-            await error_response(413, BodyTooLarge.code, BodyTooLarge(max_body).detail)(
-                scope, receive, send
-            )
-            return
-        if "\x00" in scope["path"]:
-            # No route or stored file has such a name.
-            await error_response(404, "not_found", "Not found.")(scope, receive, send)
-            return
-        text_error = _check_query(scope)
-        if text_error is not None:
-            await validation_error_response([text_error])(scope, receive, send)
-            return
-
-        body = _BodyReader(receive, max_body=max_body, timeout=limits.body_timeout_seconds)
-        app_receive: Receive = body.receive
-        if scope["method"] not in ("GET", "HEAD", "OPTIONS") and _is_json(media_type):
-            # JSON is read here first (it is small: bounded above), so text that no database
-            # can store is refused in one place for every route.
-            try:
-                raw = await body.read_all()
-            except RequestBodyError as exc:
-                await error_response(exc.status_code, exc.code, exc.detail)(scope, receive, send)
-                return
-            problem = _check_json_text(raw)
-            if problem is not None:
-                await validation_error_response([problem])(scope, receive, send)
-                return
-            app_receive = body.replay(raw)
-
-        if scope["path"].startswith(limits.deadline_exempt_prefixes):
-            await self.app(scope, app_receive, send)
-            return
-        await _with_deadline(self.app, scope, app_receive, send, body, limits)
+        await run_bounded(self.app, scope, receive, send, self.limits)
 
 
 def _check_json_text(raw: bytes) -> dict[str, Any] | None:
@@ -255,7 +290,7 @@ class _BodyReader:
         return receive
 
 
-async def _with_deadline(
+async def run_with_deadline(
     app: ASGIApp,
     scope: Scope,
     receive: Receive,

@@ -6,6 +6,18 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 
+def without_trailing_slash(scope: Scope) -> Scope:
+    """`scope` with one trailing slash stripped from its path (but `/`)."""
+    path: str = scope["path"]
+    if len(path) > 1 and path.endswith("/"):
+        scope = dict(scope)
+        scope["path"] = path[:-1]
+        raw: bytes | None = scope.get("raw_path")
+        if raw and raw.endswith(b"/"):
+            scope["raw_path"] = raw[:-1]
+    return scope
+
+
 class TrailingSlashMiddleware:
     """Strip one trailing slash from every path but `/` before the router sees it.
 
@@ -18,11 +30,5 @@ class TrailingSlashMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
-            path: str = scope["path"]
-            if len(path) > 1 and path.endswith("/"):
-                scope = dict(scope)
-                scope["path"] = path[:-1]
-                raw: bytes | None = scope.get("raw_path")
-                if raw and raw.endswith(b"/"):
-                    scope["raw_path"] = raw[:-1]
+            scope = without_trailing_slash(scope)
         await self.app(scope, receive, send)

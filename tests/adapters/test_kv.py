@@ -38,6 +38,12 @@ class TestValues:
         assert await kv.delete("k", "other") == 1
         assert await kv.get("k") is None
 
+    async def test_get_many_answers_in_the_order_asked(self, kv: KeyValueStore):
+        await kv.put("a", "1")
+        await kv.put("c", "3")
+        await kv.set_add("members", "x", ttl_seconds=60)
+        assert await kv.get_many("c", "missing", "a", "members") == ["3", None, "1", None]
+
     async def test_values_expire(self, kv: KeyValueStore):
         await kv.put("short", "x", ttl_seconds=1)
         await kv.put("long", "y", ttl_seconds=60)
