@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from app.chat.directions import EditOutcome
 from app.jobs.schemas import JobCreated
 from app.providers.registry import ModelId
 
@@ -31,6 +32,19 @@ class ChatOut(BaseModel):
 
 
 class MessageCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "content": "make the background red and the headline bigger",
+                    "sender": "user",
+                    "generate": True,
+                },
+                {"content": "change the headline to: I QUIT SUGAR", "sender": "user"},
+            ]
+        }
+    )
+
     content: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
     sender: Literal["user"] = "user"
     generate: bool = False
@@ -48,6 +62,11 @@ class MessageOut(BaseModel):
     sender: str
     content: str
     job_id: uuid.UUID | None
+    edits: EditOutcome | None = Field(
+        default=None,
+        description="On user messages: the edits their directions made to the project, the "
+        "ones that changed nothing, and what was not understood.",
+    )
     created_at: datetime
 
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.providers.registry import ModelId
 
@@ -19,6 +19,31 @@ class JobCreate(BaseModel):
         default=None, description="A model id from GET /models; default: the project's or studio."
     )
     params: dict[str, Any] = Field(default_factory=dict, max_length=20)
+    prompt: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = (
+        Field(
+            default=None,
+            description=(
+                "Free-form direction for this render only. Cloud models read it as part of "
+                "their prompt; the studio understands the same directions as the chat (new "
+                "headline, colours, bigger headline, vibe, person's side). The project is "
+                "not changed."
+            ),
+        )
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "project_id": "0b9f2c1e-4c57-4d8e-9a44-5a0e6f4d2b11",
+                    "quality": "std",
+                    "variants": 2,
+                    "model": "studio",
+                    "prompt": "make the background red and the headline bigger",
+                }
+            ]
+        }
+    )
 
 
 class JobCreated(BaseModel):
@@ -46,7 +71,10 @@ class JobOut(BaseModel):
     quality: str
     variants: int
     params: dict[str, Any]
-    instruction: str | None
+    instruction: str | None = Field(
+        description="The job's free-form direction: its prompt, or what a chat message asked "
+        "for beyond the edits it made to the project."
+    )
     status: str
     progress: int
     error: str | None
