@@ -8,18 +8,15 @@ from itertools import combinations
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageFont, ImageStat
 
-from app.providers.studio import (
+from app.providers.studio import VIBES, StudioBrief, render_thumbnail, resolve_vibe
+from app.providers.studio.fitting import (
     HEADLINE_FONT,
     HEADLINE_TYPE,
-    VIBES,
     FittedText,
-    StudioBrief,
-    _drawable_text,
-    _fit_text,
-    _plan_layout,
-    render_thumbnail,
-    resolve_vibe,
+    drawable_text,
+    fit_text,
 )
+from app.providers.studio.layouts import plan_layout
 
 SELFIE_GREEN = (20, 190, 70)
 
@@ -75,7 +72,7 @@ def png_chunk_types(png: bytes) -> list[bytes]:
 
 
 def fit_headline(text: str, width: int, height: int, *, min_size: int) -> FittedText | None:
-    return _fit_text(
+    return fit_text(
         text, HEADLINE_TYPE, width, height, max_lines=3, min_size=min_size, max_size=1000
     )
 
@@ -145,7 +142,7 @@ class TestVariety:
 
     def test_variant_index_wraps_around_the_layouts(self) -> None:
         for variant in range(4):
-            assert _plan_layout(1280, 720, variant, True, None) == _plan_layout(
+            assert plan_layout(1280, 720, variant, True, None) == plan_layout(
                 1280, 720, variant + 4, True, None
             )
 
@@ -162,7 +159,7 @@ class TestVariety:
         self, width: int, height: int
     ) -> None:
         for variant in range(4):
-            layout = _plan_layout(width, height, variant, True, None)
+            layout = plan_layout(width, height, variant, True, None)
             assert layout.selfie_box is not None
             text, photo = layout.text_box, layout.selfie_box
             apart = text[2] <= photo[0] or photo[2] <= text[0]
@@ -171,7 +168,7 @@ class TestVariety:
 
     def test_story_platform_keeps_clear_of_app_chrome(self) -> None:
         for variant in range(4):
-            layout = _plan_layout(1080, 1920, variant, False, "instagram_story")
+            layout = plan_layout(1080, 1920, variant, False, "instagram_story")
             assert layout.text_box[1] >= 1920 * 0.1
             assert layout.text_box[3] <= 1920 * 0.85
 
@@ -185,7 +182,7 @@ class TestSelfie:
         for variant in range(4):
             request = brief(width=width, height=height, vibe=vibe, selfie=flat_selfie())
             image = decoded(render_thumbnail(request, seed="selfie", variant=variant))
-            layout = _plan_layout(width, height, variant, True, None)
+            layout = plan_layout(width, height, variant, True, None)
             assert layout.selfie_box is not None
             pixel = image.getpixel(box_centre(layout.selfie_box, width, height))
             assert isinstance(pixel, tuple)
@@ -206,7 +203,7 @@ class TestSelfie:
         selfie = encoded(sideways, "JPEG", quality=95, exif=exif.tobytes())
         request = brief(width=1080, height=1920, selfie=selfie, vibe="minimal")
         image = decoded(render_thumbnail(request, seed="exif", variant=0))
-        layout = _plan_layout(1080, 1920, 0, True, None)
+        layout = plan_layout(1080, 1920, 0, True, None)
         assert layout.selfie_box is not None
         centre_x, centre_y = box_centre(layout.selfie_box, 1080, 1920)
         above = image.getpixel((centre_x, centre_y - 150))
@@ -236,7 +233,7 @@ class TestText:
         )
         changed = ImageChops.difference(decoded(bare), decoded(busy)).getbbox()
         assert changed is not None
-        left, top, right, bottom = _plan_layout(1280, 720, 0, False, None).text_box
+        left, top, right, bottom = plan_layout(1280, 720, 0, False, None).text_box
         # Shadows and glows may spill a little past the box, never across the picture.
         spill = 60
         assert changed[0] >= left - spill
@@ -283,8 +280,8 @@ class TestText:
         assert widest_line(longer) + 2 * longer.stroke <= 800
 
     def test_characters_the_font_lacks_are_dropped_or_simplified(self) -> None:
-        assert _drawable_text(HEADLINE_FONT, "BIG 😀 WIN 漢字") == "BIG WIN"
-        assert _drawable_text(HEADLINE_FONT, "CAFÉ\tNIGHT\u200b") == "CAFÉ NIGHT"
+        assert drawable_text(HEADLINE_FONT, "BIG 😀 WIN 漢字") == "BIG WIN"
+        assert drawable_text(HEADLINE_FONT, "CAFÉ\tNIGHT\u200b") == "CAFÉ NIGHT"
         png = render_thumbnail(
             brief(headline="😀😀 Ünïcödé 漢字 ✓", subtext="🔥"), seed="u", variant=0
         )
