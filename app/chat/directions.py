@@ -271,7 +271,7 @@ _VARIANT = re.compile(
     r"|try\s+(?:it\s+)?again|again|re-?generate|re-?roll|re-?render|re-?do|re-?run"
     r"|render(?:\s+it)?|generate(?:\s+it)?|go\s+ahead|do\s+it|run\s+it|surprise\s+me)\b"
 )
-_JUST_GO = frozenset({"go", "go!", "go go"})
+_JUST_GO = frozenset({"go", "go go", "go ahead", "do it"})
 _MAKE_IT = re.compile(
     r"\b(?:make|turn|paint|colou?r|change)\s+(?:it|everything|this|the\s+(?:whole\s+thing|"
     r"thumbnail|image|picture))\b"
@@ -280,7 +280,7 @@ _SWAP = re.compile(r"\b(?:swap|switch|flip|mirror)\b|\bother\s+side\b")
 _FILLER = frozenset(
     "please pls thanks thank you ok okay hi hey hello cool great nice also and then now just "
     "can could would will you i it that this the a an love like looks good awesome perfect "
-    "yes yeah sure lets let's us".split()
+    "yes yeah sure lets let's us go".split()
 )
 
 # Text that introduces a new headline or subtext without quotes. Group "target" names it.
@@ -492,7 +492,9 @@ def _parse_clause(clause: _Clause, texts: list[_Text], edit: DirectionEdit) -> b
                     understood = True
                     continue
             if target is None:
-                target = "subtext" if subtext_target or index > 0 else "headline"
+                # A second bare text after a headline is the subtext: "Big News" and "read on".
+                second = index > 0 or edit.headline is not None
+                target = "subtext" if subtext_target or second else "headline"
             if target == "subtext":
                 edit.subtext = text.value[:SUBTEXT_MAX]
             else:
@@ -540,7 +542,7 @@ def _parse_clause(clause: _Clause, texts: list[_Text], edit: DirectionEdit) -> b
             edit.vibe = vibe  # type: ignore[assignment]
             understood = True
 
-    if _VARIANT.search(lowered) or lowered in _JUST_GO:
+    if _VARIANT.search(lowered):
         edit.new_variant = True
         understood = True
     return understood
@@ -594,6 +596,9 @@ def _vibe_of(words: list[str], colour: tuple[int, int, str, str] | None) -> str 
 def parse_directions(message: str) -> DirectionEdit:
     """Turn a chat message into a structured edit, deterministically."""
     edit = DirectionEdit()
+    if " ".join(_words(message)) in _JUST_GO:
+        edit.new_variant = True
+        return edit
     text = message.translate(_CURLY)
     extraction = _Extraction()
     text = _extract_texts(text, extraction)

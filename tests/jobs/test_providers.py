@@ -292,6 +292,7 @@ class TestChatReplies:
     async def test_replies_come_from_the_text_model_when_configured(
         self, provider_app: FastAPI, servers: Servers
     ):
+        servers.gemini.queue_json({"advice": "Try a bolder headline for small screens."})
         async with http_client(provider_app) as client:
             user = await create_user(provider_app)
             project = await create_project(client, user)
@@ -305,7 +306,7 @@ class TestChatReplies:
             )
             assert response.status_code == 201, response.text
             reply = response.json()["reply"]["content"]
-            assert reply.startswith("Try a bolder headline for:")
+            assert reply == "Try a bolder headline for small screens."
         [request] = servers.gemini.requests
         assert "gemini-2.5-flash" in request.path
         assert "How do I make it pop?" in str(request.body)

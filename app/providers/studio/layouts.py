@@ -82,8 +82,48 @@ def _orientation(width: int, height: int) -> str:
     return "square"
 
 
+def _mirrored(
+    entry: tuple[str, FractionBox, Align, VAlign, FractionBox],
+) -> tuple[str, FractionBox, Align, VAlign, FractionBox]:
+    name, text, align, valign, selfie = entry
+    flipped: dict[str, Align] = {"left": "right", "right": "left", "center": "center"}
+
+    def flip(box: FractionBox) -> FractionBox:
+        return (1 - box[2], box[1], 1 - box[0], box[3])
+
+    return f"{name}_mirrored", flip(text), flipped[align], valign, flip(selfie)
+
+
+def _side_of(selfie: FractionBox) -> str | None:
+    centre = (selfie[0] + selfie[2]) / 2
+    if centre < 0.46:
+        return "left"
+    if centre > 0.54:
+        return "right"
+    return None
+
+
+def _sided_layouts(
+    orientation: str, side: str
+) -> list[tuple[str, FractionBox, Align, VAlign, FractionBox]]:
+    """The orientation's photo layouts with the photo on `side`, mirrored where needed."""
+    chosen = []
+    for entry in _SELFIE_LAYOUTS[orientation]:
+        placed = _side_of(entry[4])
+        if placed == side:
+            chosen.append(entry)
+        elif placed is not None:
+            chosen.append(_mirrored(entry))
+    return chosen
+
+
 def plan_layout(
-    width: int, height: int, variant: int, has_selfie: bool, platform: str | None
+    width: int,
+    height: int,
+    variant: int,
+    has_selfie: bool,
+    platform: str | None,
+    person_side: str | None = None,
 ) -> Layout:
     top_safe, bottom_safe = 0.0, 1.0
     if platform in _STORY_PLATFORMS and height > width:
@@ -100,7 +140,13 @@ def plan_layout(
 
     index = variant % LAYOUT_COUNT
     if has_selfie:
-        name, text, align, valign, selfie = _SELFIE_LAYOUTS[_orientation(width, height)][index]
+        orientation = _orientation(width, height)
+        if person_side in {"left", "right"}:
+            sided = _sided_layouts(orientation, person_side)
+            entry = sided[variant % len(sided)]
+        else:
+            entry = _SELFIE_LAYOUTS[orientation][index]
+        name, text, align, valign, selfie = entry
         return Layout(name, to_pixels(text), align, valign, to_pixels(selfie))
     name, text, align, valign = _TEXT_ONLY_LAYOUTS[index]
     return Layout(name, to_pixels(text), align, valign, None)

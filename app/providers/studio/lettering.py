@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from app.providers.studio.brief import StudioBrief
@@ -214,17 +216,55 @@ def _draw_accent_bar(
     )
 
 
-def draw_text_block(
-    canvas: Image.Image, brief: StudioBrief, layout: Layout, style: VibeStyle, palette: Palette
-) -> None:
-    headline = drawable_text(HEADLINE_FONT, brief.headline.upper())
-    subtext = drawable_text(SUBTEXT_FONT, brief.subtext or "")
-    left, top, right, bottom = layout.text_box
+@dataclass(frozen=True, slots=True)
+class TextBlock:
+    """The fitted headline and subtext, and the box they are set in."""
+
+    box: Box
+    headline: FittedText | None
+    subtext: FittedText | None
+    gap: int
+    bar: int
+
+
+def _grown_box(box: Box, canvas_size: tuple[int, int], layout: Layout, scale: float) -> Box:
+    """The text box enlarged by scale from its aligned edge, kept inside the canvas margins."""
+    canvas_width, canvas_height = canvas_size
+    margin_x, margin_y = round(canvas_width * 0.04), round(canvas_height * 0.04)
+    left, top, right, bottom = box
+    width = min(canvas_width - 2 * margin_x, round((right - left) * scale))
+    height = min(canvas_height - 2 * margin_y, round((bottom - top) * scale))
+
+    def place(start: int, end: int, size: int, anchor: str, low: int, high: int) -> int:
+        if anchor in {"left", "top"}:
+            origin = start
+        elif anchor in {"right", "bottom"}:
+            origin = end - size
+        else:
+            origin = (start + end - size) // 2
+        return max(low, min(origin, high - size))
+
+    new_left = place(left, right, width, layout.align, margin_x, canvas_width - margin_x)
+    new_top = place(top, bottom, height, layout.valign, margin_y, canvas_height - margin_y)
+    return new_left, new_top, new_left + width, new_top + height
+
+
+def _fit_block(
+    canvas_size: tuple[int, int],
+    headline: str,
+    subtext: str,
+    box: Box,
+    *,
+    has_photo: bool,
+    style: VibeStyle,
+    headline_max: int | None = None,
+) -> TextBlock:
+    left, top, right, bottom = box
     box_width, box_height = right - left, bottom - top
-    unit = min(canvas.size)
+    unit = min(canvas_size)
     gap = round(unit * 0.025)
     # Without a photo the freed space carries an accent bar between headline and subtext.
-    bar = max(3, round(unit * 0.014)) if layout.selfie_box is None and headline else 0
+    bar = max(3, round(unit * 0.014)) if not has_photo and headline else 0
     separator = gap + (bar + gap if bar else 0)
 
     subtext_fit: FittedText | None = None
@@ -242,15 +282,53 @@ def draw_text_block(
     headline_fit: FittedText | None = None
     if headline:
         subtext_room = subtext_fit.height + separator if subtext_fit else 0
+        min_size = max(12, round(unit * 0.06))
+        max_size = round(canvas_size[1] * 0.55)
+        if headline_max is not None:
+            max_size = headline_max
+            min_size = min(min_size, headline_max)
         headline_fit = fit_text(
             headline,
             HEADLINE_TYPE if style.headline_effect != "plain" else UNSTROKED_HEADLINE_TYPE,
             box_width,
             box_height - subtext_room,
             max_lines=MAX_HEADLINE_LINES,
-            min_size=max(12, round(unit * 0.06)),
-            max_size=round(canvas.height * 0.55),
+            min_size=min_size,
+            max_size=max_size,
         )
+    return TextBlock(box=box, headline=headline_fit, subtext=subtext_fit, gap=gap, bar=bar)
+
+
+def fit_text_block(
+    canvas_size: tuple[int, int], brief: StudioBrief, layout: Layout, style: VibeStyle
+) -> TextBlock:
+    """Fit the brief's words to the layout, the headline at `brief.headline_scale` times the
+    size that fits by default (a bigger headline may grow past its box, never off the frame)."""
+    headline = drawable_text(HEADLINE_FONT, brief.headline.upper())
+    subtext = drawable_text(SUBTEXT_FONT, brief.subtext or "")
+    has_photo = layout.selfie_box is not None
+    natural = _fit_block(
+        canvas_size, headline, subtext, layout.text_box, has_photo=has_photo, style=style
+    )
+    scale = brief.headline_scale
+    if natural.headline is None or abs(scale - 1.0) < 0.01:
+        return natural
+    target = max(8, round(natural.headline.size * scale))
+    box = _grown_box(layout.text_box, canvas_size, layout, scale) if scale > 1 else layout.text_box
+    return _fit_block(
+        canvas_size, headline, subtext, box, has_photo=has_photo, style=style, headline_max=target
+    )
+
+
+def draw_text_block(
+    canvas: Image.Image, brief: StudioBrief, layout: Layout, style: VibeStyle, palette: Palette
+) -> None:
+    block = fit_text_block(canvas.size, brief, layout, style)
+    layout = replace(layout, text_box=block.box)
+    headline_fit, subtext_fit, gap, bar = block.headline, block.subtext, block.gap, block.bar
+    separator = gap + (bar + gap if bar else 0)
+    top, bottom = block.box[1], block.box[3]
+    box_height = bottom - top
 
     block_height = sum(
         (

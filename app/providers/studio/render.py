@@ -10,7 +10,7 @@ from app.providers.studio.brief import StudioBrief, resolve_vibe
 from app.providers.studio.layouts import plan_layout
 from app.providers.studio.lettering import draw_text_block
 from app.providers.studio.painting import linear_gradient
-from app.providers.studio.palette import varied_palette
+from app.providers.studio.palette import hex_to_rgb, varied_palette, with_colours
 from app.providers.studio.photos import place_selfie, reference_texture
 from app.providers.studio.styles import VIBE_STYLES
 
@@ -36,10 +36,21 @@ def render_thumbnail(brief: StudioBrief, *, seed: str, variant: int) -> bytes:
         )
     rng = _rng_for(seed, variant)
     style = VIBE_STYLES[resolve_vibe(brief.vibe)]
-    palette = varied_palette(style.palette, rng)
+    # Colours the person chose are used as given, after the variant's small hue turn.
+    palette = with_colours(
+        varied_palette(style.palette, rng),
+        background=hex_to_rgb(brief.background_color) if brief.background_color else None,
+        accent=hex_to_rgb(brief.accent_color) if brief.accent_color else None,
+        text_on_accent=style.subtext_pill,
+    )
     size = (brief.width, brief.height)
     layout = plan_layout(
-        brief.width, brief.height, variant, brief.selfie is not None, brief.platform
+        brief.width,
+        brief.height,
+        variant,
+        brief.selfie is not None,
+        brief.platform,
+        brief.person_side,
     )
 
     canvas = linear_gradient(
