@@ -44,6 +44,10 @@ SCALE_FACTORS: dict[str, float] = {
 MIN_HEADLINE_SCALE = 0.5
 MAX_HEADLINE_SCALE = 2.0
 _NOTE_MAX = 160
+MAX_NOTES = 8
+# Bounds on the work one message can cause (a message is at most 4,000 characters).
+_MAX_CUTS_CHECKED = 40
+_MAX_INTRODUCED_TEXTS = 12
 
 
 class Colour(BaseModel):
@@ -363,13 +367,12 @@ def _words(text: str) -> list[str]:
 
 def _understands(text: str) -> bool:
     """Whether the first clause of text is a direction this parser knows."""
-    parts = _split(text)
-    if not parts:
+    end = _SEPARATORS.search(text.lstrip())
+    first = text.lstrip()[: end.start()] if end else text.strip()
+    if not first.strip():
         return False
     edit = DirectionEdit()
-    return _parse_clause(_Clause(parts[0], _words(parts[0])), [], edit) and (
-        edit.asks_for_something()
-    )
+    return _parse_clause(_Clause(first, _words(first)), [], edit) and edit.asks_for_something()
 
 
 def _cut_text(text: str) -> tuple[str, str]:
@@ -384,7 +387,9 @@ def _cut_text(text: str) -> tuple[str, str]:
         text, rest = text[:line_end], text[line_end:]
     else:
         rest = ""
-    for match in _SEPARATORS.finditer(text):
+    for checked, match in enumerate(_SEPARATORS.finditer(text)):
+        if checked >= _MAX_CUTS_CHECKED:
+            break
         if match.start() == 0:
             continue
         after = text[match.end() :]
@@ -417,7 +422,7 @@ def _extract_texts(text: str, extraction: _Extraction) -> str:
     text = _QUOTED.sub(lambda m: extraction.hold(m.group(1) or m.group(2), None), text)
     for pattern in (_SAY_INTRO, _TO_INTRO, _COLON_INTRO):
         position = 0
-        while True:
+        for _ in range(_MAX_INTRODUCED_TEXTS):
             match = pattern.search(text, position)
             if match is None:
                 break
@@ -600,6 +605,7 @@ def parse_directions(message: str) -> DirectionEdit:
         edit.new_variant = True
         return edit
     text = message.translate(_CURLY)
+    skipped = 0
     extraction = _Extraction()
     text = _extract_texts(text, extraction)
     for part in _split(text):
@@ -610,7 +616,11 @@ def parse_directions(message: str) -> DirectionEdit:
             continue
         if set(clause.words) <= _FILLER:
             continue
-        edit.not_understood.append(_note(extraction.restore(part)))
+        skipped += 1
+        if skipped <= MAX_NOTES:
+            edit.not_understood.append(_note(extraction.restore(part)))
+    if skipped > MAX_NOTES:
+        edit.not_understood.append(f"… and {skipped - MAX_NOTES} more")
     return edit
 
 
@@ -764,7 +774,7 @@ class ModelDirections(BaseModel):
     advice: str | None = None
 
     def to_edit(self) -> DirectionEdit:
-        notes = [_note(text) for text in self.not_understood or () if text.strip()]
+        notes = [_note(text) for text in self.not_understood or () if text.strip()][:MAX_NOTES]
         colours: dict[str, Colour | None] = {}
         for field, value in (
             ("background_color", self.background_color),

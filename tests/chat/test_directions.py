@@ -360,3 +360,26 @@ class TestModelAnswer:
         assert len(edit.headline) == 200
         assert edit.subtext is not None
         assert len(edit.subtext) == 300
+
+
+class TestBounds:
+    @pytest.mark.parametrize(
+        "message",
+        [
+            "headline: " + "a, " * 1330,
+            "change the title to x, " * 180,
+            "it says x and " * 280,
+            '"x" ' * 900,
+            "make the background red and " * 140,
+            "\x00\u202e" * 2000,
+        ],
+    )
+    def test_crafted_messages_stay_small(self, message: str) -> None:
+        edit = parse_directions(message[:4000])
+        assert len(edit.not_understood) <= 9
+        assert len(edit.model_dump_json()) < 4000
+
+    def test_many_unknown_parts_are_summarised(self) -> None:
+        edit = parse_directions(", ".join(f"wibble {n}" for n in range(20)))
+        assert edit.not_understood[-1] == "… and 12 more"
+        assert len(edit.not_understood) == 9
