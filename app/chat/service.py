@@ -101,7 +101,8 @@ def _summary(project: Project | None) -> str | None:
     if project.headline_scale != 1.0:
         parts.append(f"headline at {round(project.headline_scale * 100)}% size")
     if project.selfie_asset_ids:
-        parts.append(f"a photo of the creator, on the {project.person_side or 'layout'}'s side")
+        side = f" on the {project.person_side}" if project.person_side else ""
+        parts.append(f"a photo of the creator{side}")
     else:
         parts.append("no photo of a person")
     return ", ".join(parts)

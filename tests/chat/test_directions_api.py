@@ -29,8 +29,12 @@ async def say(
         headers=user.headers,
     )
     assert response.status_code == 201, response.text
-    exchange: dict[str, Any] = response.json()
-    return exchange
+    body = response.json()
+    # Read as {message, reply, job} whether the message comes back wrapped or as the message
+    # object carrying `reply` and `job`.
+    if "message" in body:
+        return dict(body)
+    return {"message": body, "reply": body["reply"], "job": body["job"]}
 
 
 async def project_of(client: httpx.AsyncClient, user: TestUser, project_id: str) -> dict[str, Any]:

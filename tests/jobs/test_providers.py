@@ -331,3 +331,42 @@ class TestChatReplies:
             assert exchange["job"] is not None
             assert exchange["job"]["id"] in exchange["reply"]["content"]
             await provider_app.state.ports.dispatcher.drain()
+
+
+class TestDirectionsReachTheModel:
+    async def test_a_prompt_and_the_projects_style_are_in_the_cloud_prompt(
+        self, provider_app: FastAPI, servers: Servers
+    ):
+        async with http_client(provider_app) as client:
+            user, created = await start_job(
+                client,
+                provider_app,
+                Case("nano_banana", "gemini"),
+                prompt='headline "PROMPTED", make me look shocked',
+            )
+            job = await wait_for_job(client, provider_app, user, created["id"])
+            assert job["status"] == "succeeded", job
+            assert job["instruction"] == 'headline "PROMPTED", make me look shocked'
+            project = await client.patch(
+                f"{API}/projects/{job['project_id']}",
+                json={"background_color": "red", "person_side": "left", "headline_scale": 1.5},
+                headers=user.headers,
+            )
+            assert project.status_code == 200, project.text
+            again = await client.post(
+                f"{API}/jobs",
+                json={"project_id": job["project_id"], "model": "nano_banana"},
+                headers=user.headers,
+            )
+            assert again.status_code == 202, again.text
+            await wait_for_job(client, provider_app, user, again.json()["id"])
+        first, second = (request.texts[0] for request in servers.gemini.requests)
+        # The prompt's headline replaces the project's for that render; the rest is a note.
+        assert 'exactly as "PROMPTED"' in first
+        assert 'Additional direction from the creator: headline "PROMPTED", make me' in first
+        assert "Background colour" not in first
+        assert 'exactly as "I tried this for 30 days"' in second
+        assert "Background colour: red (#ff0000)." in second
+        assert "Place the person on the left side of the frame" in second
+        assert "Make the headline extra large" in second
+        assert "Additional direction" not in second
