@@ -169,7 +169,6 @@ def _reply_text(
     advice: str | None,
     generate: bool,
     job: JobCreated | None,
-    has_project: bool,
 ) -> str:
     parts: list[str] = []
     if outcome.applied:
@@ -192,8 +191,6 @@ def _reply_text(
         parts.append("Nothing changed, so no render was started and no credits were charged.")
     elif outcome.changes_project:
         parts.append("Saved to the project. Send a message with generate on to render it.")
-    elif outcome.wants_render and has_project:
-        parts.append("Send that with generate on to render it.")
     return "\n\n".join(parts)
 
 
@@ -238,6 +235,11 @@ async def post_message(
             # model as a free-form note (and means nothing to the studio).
             instruction="; ".join(outcome.not_understood) or None,
         )
+    if job is None and any(edit.field == "variant" for edit in outcome.applied):
+        # Nothing rendered: another variant was asked for, not made.
+        outcome.applied = [edit for edit in outcome.applied if edit.field != "variant"]
+        if project is not None:
+            outcome.unchanged.append("Another variant renders when sent with generate on.")
     now = utcnow()
     message = ChatMessage(
         chat_id=chat.id,
@@ -256,7 +258,6 @@ async def post_message(
             advice=understanding.advice,
             generate=data.generate,
             job=job,
-            has_project=project is not None,
         ),
         job_id=job.id if job else None,
         created_at=now + timedelta(microseconds=1),

@@ -210,6 +210,21 @@ class TestNothingChanges:
         assert items[-2]["edits"]["not_understood"] == ["remove the background"]
         assert items[-1]["edits"] is None  # the reply
 
+    async def test_another_variant_without_generate_renders_nothing(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ):
+        user = await create_user(app)
+        project = await create_project(client, user, **BASE)
+        chat = await new_chat(client, user, project_id=project["id"])
+
+        exchange = await say(client, user, chat, "another variant")
+
+        assert exchange["job"] is None
+        edits = exchange["message"]["edits"]
+        assert edits["applied"] == []
+        assert edits["unchanged"] == ["Another variant renders when sent with generate on."]
+        assert await balance(client, user) == 10
+
     async def test_the_reply_says_what_it_did_not_understand(
         self, client: httpx.AsyncClient, app: FastAPI
     ):
