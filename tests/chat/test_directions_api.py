@@ -3,6 +3,7 @@ that changes nothing starts no job and costs nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -342,3 +343,35 @@ class TestProjectStyleFields:
         )
         assert_error(response, 404, "not_found")
         assert (await project_of(client, owner, project["id"]))["background_color"] is None
+
+
+class TestConcurrentDirections:
+    async def test_relative_edits_from_two_tabs_both_count(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ):
+        user = await create_user(app)
+        project = await create_project(client, user, **BASE)
+        chat = await new_chat(client, user, project_id=project["id"])
+
+        responses = await asyncio.gather(
+            *(
+                client.post(
+                    f"{API}/chat/{chat['chat_id']}/messages",
+                    json={"content": "make the headline bigger"},
+                    headers=user.headers,
+                )
+                for _ in range(3)
+            )
+        )
+
+        assert [response.status_code for response in responses] == [201, 201, 201]
+        # Each message saw the one before it: three steps, no lost update.
+        scales = sorted(
+            response.json().get("message", response.json())["edits"]["applied"][0]["value"]
+            for response in responses
+        )
+        assert scales[0] == 1.25
+        assert scales[0] < scales[1] < scales[2]
+        stored = await project_of(client, user, project["id"])
+        assert stored["headline_scale"] == scales[2]
+        assert abs(stored["headline_scale"] - 1.25**3) < 0.01
