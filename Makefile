@@ -8,7 +8,7 @@ PORT ?= 8000
 FORWARDED_ALLOW_IPS ?= 127.0.0.1
 export HOST PORT FORWARDED_ALLOW_IPS
 
-.PHONY: run test lint typecheck pytest migrate sql format bench bundle-size clean
+.PHONY: run test lint typecheck pytest migrate models sql format bench bundle-size clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,16 +16,22 @@ $(BIN)/python:
 
 # requirements-server.txt adds uvloop and httptools, which uvicorn picks up on its own; they
 # stay out of requirements.txt, the Vercel bundle, whose runtime brings its own server.
-$(VENV)/.runtime-installed: requirements.txt requirements-server.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -r requirements-server.txt
+# requirements-cutout.txt (LiteRT and numpy for the studio's person cutout) stays out of the
+# bundle too; the studio frames selfies where it is missing.
+$(VENV)/.runtime-installed: requirements.txt requirements-server.txt requirements-cutout.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-server.txt -r requirements-cutout.txt
 	touch $@
 
-$(VENV)/.dev-installed: requirements.txt requirements-server.txt requirements-dev.txt | $(BIN)/python
+$(VENV)/.dev-installed: requirements.txt requirements-server.txt requirements-cutout.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime-installed
 
+## models: fetch the studio's person-cutout models into .data/models (once; then a no-op)
+models: $(VENV)/.runtime-installed
+	$(BIN)/python scripts/fetch_cutout_models.py
+
 ## run: apply migrations and serve the API on $HOST:$PORT (embedded defaults need nothing else)
-run: $(VENV)/.runtime-installed migrate
+run: $(VENV)/.runtime-installed migrate models
 	$(BIN)/python -m uvicorn api.index:app --host $(HOST) --port $(PORT) \
 		--forwarded-allow-ips "$(FORWARDED_ALLOW_IPS)"
 
@@ -46,7 +52,7 @@ lint: $(VENV)/.dev-installed
 typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy
 
-pytest: $(VENV)/.dev-installed
+pytest: $(VENV)/.dev-installed models
 	bash scripts/install_test_services.sh
 	$(BIN)/python -m pytest
 

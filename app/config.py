@@ -90,7 +90,9 @@ class Settings(BaseSettings):
     port: int = 8000
     data_dir: Path = Path(".data")
     log_level: str = "INFO"
-    frontend_url: str = "http://localhost:3000"
+    # Where mails, chats and checkouts link to. Empty: PUBLIC_BASE_URL, whose `/` serves the
+    # browser app; set it when another frontend is deployed elsewhere.
+    frontend_url: str = ""
     # Empty: the address `make run` serves on (http://HOST:PORT).
     public_base_url: str = ""
     allowed_origins: Annotated[list[str], NoDecode] = ["http://localhost:3000"]
@@ -125,6 +127,9 @@ class Settings(BaseSettings):
     confirm_token_ttl_hours: int = 24
     reset_token_ttl_hours: int = 1
     default_user_credits: int = Field(default=10, ge=0)
+    # Accounts made admins when they confirm their address or sign in (comma-separated; case
+    # does not matter). Removing an address does not demote: scripts/create_admin.py --demote.
+    admin_emails: Annotated[frozenset[str], NoDecode] = frozenset()
     # argon2id cost; the defaults are RFC 9106's second recommendation (also argon2-cffi's).
     # Production refuses anything below OWASP's minimum (19 MiB, 2 passes).
     password_hash_time_cost: int = Field(default=3, ge=1)
@@ -138,6 +143,8 @@ class Settings(BaseSettings):
     rate_limit_start: int = 30
     rate_limit_resend: int = 3
     rate_limit_forgot: int = 3
+    # Data exports per account per hour: each one reads every row and file of the account.
+    rate_limit_export: int = Field(default=3, ge=1)
 
     # Key-value store
     upstash_redis_rest_url: str = ""
@@ -177,6 +184,9 @@ class Settings(BaseSettings):
     provider_timeout_seconds: float = Field(default=120.0, gt=0)
     provider_retry_seconds: float = Field(default=60.0, ge=0)
     provider_output_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    # Video jobs: the largest clip stored, and how long a video model may take to make one.
+    video_output_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    video_timeout_seconds: float = Field(default=600.0, gt=0)
     # Variants of one job rendered at once per cloud provider, across all jobs of this process:
     # keep them within each account's rate limit (429s are still retried with backoff).
     gemini_max_concurrency: int = Field(default=4, ge=1)
@@ -185,6 +195,9 @@ class Settings(BaseSettings):
     # Worker processes for studio renders and render cropping; 0 runs them in a thread of the
     # API process. Unset: 0 on serverless, else one fewer than the CPUs (1 to 4).
     render_processes: int | None = Field(default=None, ge=0, le=64)
+    # The studio's person-cutout models (scripts/fetch_cutout_models.py puts them here). Without
+    # them, or without requirements-cutout.txt installed, selfies are framed instead.
+    cutout_models_dir: Path | None = Path(".data/models")
 
     # Jobs
     job_lease_seconds: int = Field(default=300, ge=5)
@@ -233,6 +246,15 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("admin_emails", mode="before")
+    @classmethod
+    def _split_admin_emails(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | tuple | set | frozenset):
+            return frozenset(str(part).strip().lower() for part in value if str(part).strip())
+        return value
+
     @field_validator("database_statement_cache", mode="before")
     @classmethod
     def _empty_is_automatic(cls, value: object) -> object:
@@ -275,6 +297,8 @@ class Settings(BaseSettings):
                 )
             self.public_base_url = f"http://{self.host}:{self.port}"
         self.public_base_url = self.public_base_url.rstrip("/")
+        if not self.frontend_url:
+            self.frontend_url = self.public_base_url
         return self
 
     @model_validator(mode="after")

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import RedirectResponse
 
+from app.adapters.mail import OutboxMailer
+from app.admin.router import router as admin_router
 from app.assets.router import router as assets_router
 from app.auth.router import router as auth_router
 from app.chat.router import router as chat_router
 from app.composition import build_ports
 from app.config import API_PREFIX, Settings, get_settings
 from app.credits.router import router as credits_router
+from app.dev.router import router as dev_router
 from app.files.router import router as files_router
 from app.health.router import router as health_router
 from app.internal.router import router as internal_router
@@ -22,11 +26,13 @@ from app.jobs.router import router as jobs_router
 from app.kit.errors import install_error_handlers
 from app.kit.limits import RequestLimits, RequestLimitsMiddleware
 from app.kit.observability import RequestContextMiddleware, configure_logging
+from app.kit.paths import TrailingSlashMiddleware
 from app.payments.router import router as payments_router
 from app.payments.router import test_checkout_router, webhooks_router
 from app.ports import Ports
 from app.profile.router import router as profile_router
 from app.projects.router import router as projects_router
+from app.web.router import router as web_router
 
 
 def create_app(settings: Settings | None = None, *, ports: Ports | None = None) -> FastAPI:
@@ -49,6 +55,9 @@ def create_app(settings: Settings | None = None, *, ports: Ports | None = None) 
         openapi_url=f"{API_PREFIX}/openapi.json",
         swagger_ui_oauth2_redirect_url=f"{API_PREFIX}/docs/oauth2-redirect",
         lifespan=lifespan,
+        # Paths lose a trailing slash before routing (TrailingSlashMiddleware), so nothing is
+        # left for Starlette to redirect.
+        redirect_slashes=False,
     )
     app.state.ports = app_ports
     install_error_handlers(app)
@@ -67,8 +76,15 @@ def create_app(settings: Settings | None = None, *, ports: Ports | None = None) 
         files_router,
         health_router,
         internal_router,
+        admin_router,
     ):
         app.include_router(router)
+    install_docs_redirects(app)
+    # Development on embedded defaults: the browser app reads the confirmation mail here.
+    if isinstance(app_ports.mailer, OutboxMailer) and not settings.is_production:
+        app.include_router(dev_router)
+    # Last, so none of its pages can stand in front of an API route.
+    app.include_router(web_router)
 
     # Innermost, so its 408/413/504 answers still get CORS and request-id headers.
     app.add_middleware(
@@ -87,11 +103,33 @@ def create_app(settings: Settings | None = None, *, ports: Ports | None = None) 
         allow_credentials=True,
         allow_methods=["*"],
         allow_headers=["*"],
-        expose_headers=["X-Request-ID", "Retry-After"],
+        # The browser app reads the page of a plain-array list (chat messages) from headers.
+        expose_headers=["X-Request-ID", "Retry-After", "X-Total-Count", "Link", "X-Next-Cursor"],
     )
     app.add_middleware(
         RequestContextMiddleware,
         hsts=settings.is_production,
         docs_prefixes=(f"{API_PREFIX}/docs", f"{API_PREFIX}/redoc"),
     )
+    # Outermost: every other layer sees the one spelling of the path.
+    app.add_middleware(TrailingSlashMiddleware)
     return app
+
+
+def _redirect_to(target: str) -> Callable[[], Awaitable[RedirectResponse]]:
+    async def redirect() -> RedirectResponse:
+        # A relative Location: never built from the request's Host header.
+        return RedirectResponse(target, status_code=307)
+
+    return redirect
+
+
+def install_docs_redirects(app: FastAPI) -> None:
+    """`/docs` and `/redoc`, where FastAPI apps usually keep them, lead to the API's own."""
+    for name in ("docs", "redoc"):
+        app.add_api_route(
+            f"/{name}",
+            _redirect_to(f"{API_PREFIX}/{name}"),
+            methods=["GET"],
+            include_in_schema=False,
+        )

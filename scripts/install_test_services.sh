@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Install the Redis and PostgreSQL server binaries the test suite starts on its own.
+# Install the Redis and PostgreSQL server binaries the test suite starts on its own, and the
+# Chromium (with a font) that drives the browser app's tests.
 #
-# Idempotent: does nothing (and never calls apt) when both are already present.
+# Idempotent: does nothing (and never calls apt) when all are already present.
 # Without root or apt-get it only reports what is missing and exits 0; the tests
 # then decide whether a missing service is fatal (it is when CI=true).
 set -euo pipefail
@@ -20,8 +21,17 @@ if [ "${#pg_servers[@]}" -eq 0 ]; then
     missing+=(postgresql)
 fi
 
+# Debian's own build: Playwright drives it through `executable_path` (its own browser
+# download is not needed), and a font so that pages render text in screenshots.
+if ! command -v chromium >/dev/null 2>&1; then
+    missing+=(chromium)
+fi
+if [ ! -d /usr/share/fonts/truetype/dejavu ]; then
+    missing+=(fonts-dejavu-core)
+fi
+
 if [ "${#missing[@]}" -eq 0 ]; then
-    echo "test services: redis-server and postgres are already installed"
+    echo "test services: redis-server, postgres and chromium are already installed"
     exit 0
 fi
 

@@ -225,6 +225,52 @@ async def setup_storage(
     return 0
 
 
+# Settings that shape the buckets, with what each one decides.
+BUCKET_SETTINGS = (
+    ("USER_ASSETS_BUCKET", "name of the private bucket for uploads"),
+    ("PROFILE_PHOTOS_BUCKET", "name of the public bucket for profile photos"),
+    ("RENDERS_BUCKET", "name of the public bucket for renders"),
+    ("MAX_UPLOAD_BYTES", "size limit of the upload and profile photo buckets"),
+    ("PROVIDER_OUTPUT_MAX_BYTES", "size limit of the renders bucket"),
+)
+
+
+def guidance(settings: Settings) -> str:
+    """What a run with Supabase settings would do, and how to give them."""
+    lines = [
+        "Supabase Storage is not configured, so nothing was changed. The API stores files in "
+        f"{settings.data_dir / 'storage'} meanwhile.",
+        "",
+        "With SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY set, this script creates:",
+    ]
+    for spec in Buckets.from_settings(settings).all():
+        lines.append(f"  {spec.name:<16} {_describe(spec)}")
+    lines += [
+        "",
+        "Set, in the environment or .env:",
+        "  SUPABASE_URL               https://<project ref>.supabase.co",
+        "  SUPABASE_SERVICE_ROLE_KEY  the service_role key (Project Settings > API); keep it "
+        "server-side",
+        "Optional:",
+    ]
+    lines += [f"  {name:<26} {meaning}" for name, meaning in BUCKET_SETTINGS]
+    lines += [
+        "",
+        "Then run this script again. --print-sql prints the storage policies without any "
+        "credentials; --apply-sql applies them to DATABASE_URL.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _missing_supabase_settings(settings: Settings) -> list[str]:
+    missing = []
+    if not settings.supabase_url:
+        missing.append("SUPABASE_URL")
+    if not secret_value(settings.supabase_service_role_key):
+        missing.append("SUPABASE_SERVICE_ROLE_KEY")
+    return missing
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=(
@@ -260,10 +306,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.print_sql and not args.apply_sql:
         print(policy_sql(Buckets.from_settings(settings)), end="")
         return 0
-    if not settings.uses_supabase_storage:
+    missing = _missing_supabase_settings(settings)
+    if len(missing) == 2 and not (args.update or args.apply_sql):
+        # Nothing configured yet (a local setup): say what a real run would do.
+        print(guidance(settings), end="")
+        return 0
+    if missing:
+        # Half a configuration, or a change asked for that cannot be made.
+        print(guidance(settings), end="", file=sys.stderr)
         print(
-            "error: SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY must both be set "
-            "(environment or .env)",
+            f"error: {' and '.join(missing)} must be set (environment or .env)",
             file=sys.stderr,
         )
         return 1

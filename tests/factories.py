@@ -13,9 +13,12 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from app.admin.roles import set_role
+from app.auth import repository as auth_repository
 from app.auth import service as auth_service
 from app.auth.schemas import SignupRequest
 from app.kit.db import transaction
+from app.models import UserRole
 from app.ports import Ports
 
 DEFAULT_PASSWORD = "correct horse battery"
@@ -193,3 +196,14 @@ async def balance(client: httpx.AsyncClient, user: TestUser) -> int:
     response = await client.get(f"{API}/credits/balance", headers=user.headers)
     credits: int = response.json()["credits"]
     return credits
+
+
+async def create_admin(app: FastAPI, **overrides: Any) -> TestUser:
+    """A confirmed account with the admin role and a live session."""
+    person = await create_user(app, **overrides)
+    ports: Ports = app.state.ports
+    async with transaction(ports.database.sessionmaker) as session:
+        user = await auth_repository.get_user(session, uuid.UUID(person.id))
+        assert user is not None
+        await set_role(session=session, user=user, role=UserRole.ADMIN, reason="tests")
+    return person

@@ -25,8 +25,8 @@ SDKS = [
     "botocore",
 ]
 # Loaded on first use only: images (uploads, renders), tokens (PyJWT pulls in cryptography),
-# password hashing, and the clients of remote providers.
-HEAVY = ["PIL", "cryptography", "jwt", "argon2", "httpx"]
+# password hashing, the clients of remote providers, and the studio's person cutout.
+HEAVY = ["PIL", "cryptography", "jwt", "argon2", "httpx", "numpy", "ai_edge_litert"]
 SQLITE_DRIVER = ["aiosqlite", "sqlite3"]
 # Every cloud adapter configured; nothing listens there, and nothing should be contacted.
 CLOUD = {

@@ -74,7 +74,7 @@ async def test_sign_up_to_finished_thumbnails(client: httpx.AsyncClient, app: Fa
     for render in finished["renders"]:
         picture = await client.get(render["url"])
         assert picture.status_code == 200
-        assert picture.headers["content-type"] == "image/png"
+        assert picture.headers["content-type"] == "image/jpeg"  # YouTube takes JPEG
         assert open_image(picture.content).size == (1280, 720)
     assert (await client.get(f"{API}/credits/balance", headers=headers)).json() == {"credits": 8}
 

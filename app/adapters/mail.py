@@ -6,7 +6,9 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email import policy
 from email.message import EmailMessage
+from email.parser import BytesParser
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Protocol
@@ -14,6 +16,9 @@ from typing import Protocol
 import anyio
 
 logger = logging.getLogger("app.mail")
+
+# Reading the outbox back stops after this many files, however many a filter skipped.
+OUTBOX_SCAN_LIMIT = 500
 
 
 class MailUnavailable(Exception):
@@ -26,6 +31,17 @@ class Mail:
     subject: str
     text: str
     html: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMail:
+    """A message read back from the outbox."""
+
+    id: str
+    to: str
+    subject: str
+    sent_at: datetime
+    text: str
 
 
 class Mailer(Protocol):
@@ -74,6 +90,43 @@ class OutboxMailer:
 
     async def ping(self) -> None:
         return None
+
+    async def recent(self, *, limit: int, to: str | None = None) -> list[StoredMail]:
+        """The newest messages first, optionally only those to one address."""
+
+        def read() -> list[StoredMail]:
+            if not self.folder.is_dir():
+                return []
+            found: list[StoredMail] = []
+            # File names start with their UTC time, so the name order is the sending order.
+            paths = sorted(self.folder.glob("*.eml"), reverse=True)[:OUTBOX_SCAN_LIMIT]
+            for path in paths:
+                mail = _read_stored(path)
+                if to is None or mail.to.lower() == to.lower():
+                    found.append(mail)
+                if len(found) >= limit:
+                    break
+            return found
+
+        return await anyio.to_thread.run_sync(read)
+
+
+def _read_stored(path: Path) -> StoredMail:
+    message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+    body = message.get_body(preferencelist=("plain",))
+    text = body.get_content() if body is not None else ""
+    stamp = path.name.split("-", 1)[0]
+    try:
+        sent_at = datetime.strptime(stamp, "%Y%m%dT%H%M%S%f").replace(tzinfo=UTC)
+    except ValueError:
+        sent_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    return StoredMail(
+        id=path.stem,
+        to=str(message.get("To", "")),
+        subject=str(message.get("Subject", "")),
+        sent_at=sent_at,
+        text=text,
+    )
 
 
 class SmtpMailer:

@@ -51,6 +51,10 @@ class ObjectAlreadyExists(Exception):
     """`put(..., upsert=False)` found an object already stored at that path."""
 
 
+# Renders are stills, or video clips (MP4; the studio's animated WebP is an image type).
+RENDER_MIME_TYPES = ("image/png", "image/jpeg", "image/webp", "video/mp4")
+
+
 @dataclass(frozen=True, slots=True)
 class BucketSpec:
     name: str
@@ -82,7 +86,10 @@ class Buckets:
             renders=BucketSpec(
                 settings.renders_bucket,
                 public=True,
-                file_size_limit=settings.provider_output_max_bytes,
+                file_size_limit=max(
+                    settings.provider_output_max_bytes, settings.video_output_max_bytes
+                ),
+                allowed_mime_types=RENDER_MIME_TYPES,
             ),
         )
 
@@ -137,6 +144,13 @@ class ObjectStorage(Protocol):
         """The stable URL of an object in a public bucket."""
         ...
 
+    async def download_url(
+        self, bucket: str, path: str, *, filename: str, expires_in: int
+    ) -> str | None:
+        """A URL that serves the object as an attachment named `filename`; None when the API
+        serves the file itself (the local folder)."""
+        ...
+
     async def ping(self) -> None: ...
 
     async def close(self) -> None: ...
@@ -158,6 +172,7 @@ _CONTENT_TYPES = {
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",
     ".webp": "image/webp",
+    ".mp4": "video/mp4",
 }
 
 
@@ -283,6 +298,11 @@ class LocalObjectStorage:
 
     def public_url(self, bucket: str, path: str) -> str:
         return self._url(bucket, path)
+
+    async def download_url(
+        self, bucket: str, path: str, *, filename: str, expires_in: int
+    ) -> str | None:
+        return None  # the download route streams the file from the folder
 
     async def signed_url(self, bucket: str, path: str, *, expires_in: int) -> str:
         expires = int(time.time()) + expires_in

@@ -17,6 +17,7 @@ from app.auth.deps import AccessClaimsDep, CurrentUser
 from app.deps import PortsDep, SessionDep
 from app.kit.uploads import UploadForm, read_upload
 from app.models import Asset, AssetType
+from app.profile.service import AVATAR_MAX_SIDE
 
 
 async def get_owned_asset(asset_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Asset:
@@ -41,18 +42,19 @@ async def read_image_upload(
     ports: PortsDep,
     *,
     max_side: int | None = None,
-    check_fields: Callable[[UploadForm], None] | None = None,
+    check_fields: Callable[[UploadForm], int | None] | None = None,
 ) -> ImageUpload:
     """Read the multipart body and clean its `file`; holds no database connection meanwhile.
 
     The body arrives at the client's pace (bounded by the request body timeout) and Pillow
     decodes on a worker thread, so a slow or large upload costs other requests nothing.
+    `check_fields` checks the form's other fields, and may bound the image's sides by them.
     """
     settings = ports.settings
     form = await read_upload(request, file_field="file", max_file_bytes=settings.max_upload_bytes)
     upload = form.file("file")
     if check_fields is not None:
-        check_fields(form)
+        max_side = check_fields(form) or max_side
     image = await clean_image_async(
         upload.data, max_pixels=settings.max_upload_pixels, max_side=max_side
     )
@@ -65,10 +67,11 @@ class AssetUpload:
     upload: ImageUpload
 
 
-def _check_asset_type(form: UploadForm) -> None:
+def _check_asset_type(form: UploadForm) -> int | None:
+    """The type must be one of ours; a profile photo is shrunk as the avatar is."""
     value = form.field("type")
     try:
-        AssetType(value)
+        kind = AssetType(value)
     except ValueError:
         allowed = ", ".join(f"'{member.value}'" for member in AssetType)
         raise RequestValidationError(
@@ -82,6 +85,7 @@ def _check_asset_type(form: UploadForm) -> None:
                 }
             ]
         ) from None
+    return AVATAR_MAX_SIDE if kind is AssetType.PROFILE_PHOTO else None
 
 
 async def get_asset_upload(

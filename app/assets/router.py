@@ -10,7 +10,8 @@ from app.assets import repository, service
 from app.assets.deps import AssetUploadDep, OwnedAsset
 from app.assets.imaging import ImageTooLarge, InvalidImage, UnsupportedMediaType
 from app.assets.schemas import AssetOut
-from app.auth.deps import AUTHED, CurrentUser
+from app.auth import repository as auth_repository
+from app.auth.deps import AUTHED, CurrentUser, SessionRevoked
 from app.config import API_PREFIX
 from app.deps import PortsDep, SessionDep
 from app.kit.errors import responses
@@ -18,6 +19,7 @@ from app.kit.pagination import InvalidCursor, Page, PageParamsDep
 from app.kit.uploads import MalformedUpload, PayloadTooLarge, multipart_openapi
 from app.models import Asset, AssetType
 from app.ports import Ports
+from app.profile import service as profile_service
 
 router = APIRouter(prefix=f"{API_PREFIX}/assets", tags=["assets"], responses=AUTHED)
 
@@ -57,6 +59,7 @@ async def _with_url(ports: Ports, asset: Asset) -> AssetOut:
     openapi_extra=multipart_openapi(
         file_field="file",
         fields={"type": {"type": "string", "enum": [member.value for member in AssetType]}},
+        example={"type": "selfie"},
     ),
 )
 async def upload_asset(
@@ -65,7 +68,8 @@ async def upload_asset(
     """Upload a PNG, JPEG or WebP image (multipart `file` and `type`).
 
     The type is read from the bytes. The image is turned upright and re-encoded without its
-    metadata (EXIF, GPS, comments) before it is stored.
+    metadata (EXIF, GPS, comments) before it is stored. A `profile_photo` is shrunk to at most
+    1024 px a side and also becomes the profile photo, as with `POST /profile/avatar`.
     """
     # `upload` comes first: it is read and cleaned before the session is opened.
     asset = await service.upload_asset(
@@ -76,6 +80,13 @@ async def upload_asset(
         image=upload.upload.image,
         filename=upload.upload.filename,
     )
+    if upload.type is AssetType.PROFILE_PHOTO:
+        account = await auth_repository.get_user(session, user.id)
+        if account is None:
+            raise SessionRevoked()
+        await profile_service.set_avatar(
+            session=session, ports=ports, user=account, image=upload.upload.image
+        )
     return await _with_url(ports, asset)
 
 

@@ -84,7 +84,8 @@ AccessClaimsDep = Annotated[AccessClaims, Depends(get_access_claims)]
 
 async def get_caller(request: Request, claims: AccessClaimsDep, session: SessionDep) -> Caller:
     user = await repository.get_signed_in_user(session, claims.user_id)
-    if user is None:
+    # Suspending revokes every session; the check here also covers one opened in a race.
+    if user is None or user.is_suspended:
         raise SessionRevoked()
     request.state.user_id = str(user.id)
     return Caller(user=user, session_id=claims.session_id)

@@ -24,10 +24,15 @@ class SignedInUser:
     credits: int
     email_confirmed_at: datetime | None
     created_at: datetime
+    suspended_at: datetime | None = None
 
     @property
     def is_confirmed(self) -> bool:
         return self.email_confirmed_at is not None
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.suspended_at is not None
 
     @property
     def is_admin(self) -> bool:

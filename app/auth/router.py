@@ -100,7 +100,12 @@ async def resend_confirmation(
 @router.post(
     "/signin",
     response_model=TokenResponse,
-    responses=responses(service.InvalidCredentials, service.EmailNotConfirmed, RateLimited),
+    responses=responses(
+        service.InvalidCredentials,
+        service.EmailNotConfirmed,
+        service.AccountSuspended,
+        RateLimited,
+    ),
 )
 async def signin(
     body: SigninRequest, request: Request, session: SessionDep, ports: PortsDep
@@ -119,7 +124,9 @@ async def signin(
 @router.post(
     "/refresh",
     response_model=TokenResponse,
-    responses=responses(service.InvalidRefreshToken, service.RefreshTokenReused),
+    responses=responses(
+        service.InvalidRefreshToken, service.RefreshTokenReused, service.AccountSuspended
+    ),
 )
 async def refresh(
     body: RefreshRequest, request: Request, session: SessionDep, ports: PortsDep

@@ -18,6 +18,8 @@ from pydantic import (
     model_validator,
 )
 
+from app.kit.examples import body_examples
+
 MIN_AGE_YEARS = 13
 USERNAME_PATTERN = re.compile(r"^[a-z0-9_]{3,30}$")
 
@@ -72,6 +74,8 @@ def check_password_policy(password: str, *, email: str | None, username: str | N
 
 
 class StartRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra=body_examples({"email": "ada@example.com"}))
+
     email: Email
 
 
@@ -81,6 +85,19 @@ class StartResponse(BaseModel):
 
 
 class SignupRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra=body_examples(
+            {
+                "email": "ada@example.com",
+                "password": "correct horse battery",
+                "confirm_password": "correct horse battery",
+                "username": "ada",
+                "full_name": "Ada Lovelace",
+                "dob": "1990-12-10",
+            }
+        )
+    )
+
     email: Email
     password: Password
     confirm_password: str
@@ -102,10 +119,16 @@ class SignupResponse(BaseModel):
 
 
 class TokenRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra=body_examples({"token": "the token from the link in the mail"})
+    )
+
     token: Token
 
 
 class EmailRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra=body_examples({"email": "ada@example.com"}))
+
     email: Email
 
 
@@ -114,6 +137,12 @@ class MessageResponse(BaseModel):
 
 
 class SigninRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra=body_examples(
+            {"email": "ada@example.com", "password": "correct horse battery"}
+        )
+    )
+
     email: Email
     password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
@@ -143,6 +172,10 @@ class TokenResponse(BaseModel):
 
 
 class RefreshRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra=body_examples({"refresh_token": "the refresh_token from signin"})
+    )
+
     refresh_token: Token
 
 
@@ -160,6 +193,16 @@ class RevokedResponse(BaseModel):
 
 
 class ResetPasswordRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra=body_examples(
+            {
+                "token": "the token from the link in the mail",
+                "password": "a new long passphrase",
+                "confirm_password": "a new long passphrase",
+            }
+        )
+    )
+
     token: Token
     password: Password
     confirm_password: str
@@ -172,6 +215,16 @@ class ResetPasswordRequest(BaseModel):
 
 
 class ChangePasswordRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra=body_examples(
+            {
+                "current_password": "correct horse battery",
+                "new_password": "a new long passphrase",
+                "confirm_password": "a new long passphrase",
+            }
+        )
+    )
+
     current_password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
     new_password: Password
     confirm_password: str

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.kv import KeyValueUnavailable
 from app.adapters.mail import Mail
+from app.admin.roles import apply_admin_emails
 from app.auth import repository
 from app.auth.identity import SignedInUser
 from app.auth.schemas import (
@@ -47,6 +48,12 @@ class EmailNotConfirmed(AppError):
     status = 403
     code = "email_not_confirmed"
     message = "Confirm your email address first: we sent you a link."
+
+
+class AccountSuspended(AppError):
+    status = 403
+    code = "account_suspended"
+    message = "This account is suspended. Contact support."
 
 
 class EmailTaken(Conflict):
@@ -210,6 +217,7 @@ async def mark_confirmed(*, session: AsyncSession, ports: Ports, user: User) -> 
     if user.email_confirmed_at is None:
         user.email_confirmed_at = datetime.now(UTC)
         await session.flush()
+    await apply_admin_emails(session=session, settings=ports.settings, user=user)
     if ports.settings.default_user_credits > 0:
         await apply_credit_change(
             session=session,
@@ -264,9 +272,20 @@ async def signin(
         raise InvalidCredentials()
     if not await verify_password(user.password_hash, password):
         raise InvalidCredentials()
+    if user.is_suspended:
+        raise AccountSuspended()
     if not user.is_confirmed:
         raise EmailNotConfirmed()
+    await record_sign_in(session=session, ports=ports, user=user)
     return await open_session(ports=ports, user=user, user_agent=user_agent, ip=ip)
+
+
+async def record_sign_in(*, session: AsyncSession, ports: Ports, user: User) -> None:
+    """Note when the person was last seen (sign-in and refresh only: one UPDATE each, never
+    on ordinary requests) and apply ADMIN_EMAILS."""
+    user.last_seen_at = datetime.now(UTC)
+    await session.flush()
+    await apply_admin_emails(session=session, settings=ports.settings, user=user)
 
 
 async def open_session(*, ports: Ports, user: User, user_agent: str, ip: str) -> TokenResponse:
@@ -294,6 +313,11 @@ async def refresh(
     user = await repository.get_user(session, uuid.UUID(record.user_id))
     if user is None:
         raise InvalidRefreshToken()
+    if user.is_suspended:
+        # Suspension revokes every session; this one was opened or rotated in a race with it.
+        await session_store(ports).revoke(user.id, record.id)
+        raise AccountSuspended()
+    await record_sign_in(session=session, ports=ports, user=user)
     return await _issue_tokens(ports, user, session_id=record.id, refresh_token=new_token)
 
 

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Request, Response, status
 
 from app.auth.deps import AUTHED, CurrentUser
 from app.chat import repository, service
 from app.chat.deps import OwnedChat
-from app.chat.schemas import ChatCreate, ChatOut, MessageCreate, MessageExchange, MessageOut
+from app.chat.schemas import ChatCreate, ChatOut, MessageCreate, MessageOut, MessagePosted
 from app.config import API_PREFIX
 from app.credits.service import InsufficientCredits
 from app.deps import PortsDep, SessionDep
 from app.kit.errors import responses
-from app.kit.pagination import InvalidCursor, Page, PageParamsDep
+from app.kit.pagination import (
+    PAGE_HEADERS_OPENAPI,
+    InvalidCursor,
+    Page,
+    PageParamsDep,
+    page_headers,
+)
 from app.projects.service import ProjectNotFound
+from app.providers.registry import ModelUnavailable, UnknownModel
 
 router = APIRouter(prefix=f"{API_PREFIX}/chat", tags=["chat"], responses=AUTHED)
 NOT_FOUND = responses(service.ChatNotFound)
@@ -26,9 +35,13 @@ NOT_FOUND = responses(service.ChatNotFound)
     responses=responses(ProjectNotFound),
 )
 async def new_chat(
-    body: ChatCreate, user: CurrentUser, session: SessionDep, ports: PortsDep
+    user: CurrentUser,
+    session: SessionDep,
+    ports: PortsDep,
+    body: Annotated[ChatCreate | None, Body()] = None,
 ) -> ChatOut:
-    chat = await service.create_chat(session=session, user=user, data=body)
+    """Start a chat; the body is optional (no name, no project)."""
+    chat = await service.create_chat(session=session, user=user, data=body or ChatCreate())
     return service.chat_view(chat, ports)
 
 
@@ -48,26 +61,44 @@ async def get_chat(chat: OwnedChat, ports: PortsDep) -> ChatOut:
 
 @router.get(
     "/{chat_id}/messages",
-    response_model=Page[MessageOut],
-    responses={**NOT_FOUND, **responses(InvalidCursor)},
+    response_model=list[MessageOut],
+    responses={
+        200: {"description": "One page of messages.", "headers": PAGE_HEADERS_OPENAPI},
+        **NOT_FOUND,
+        **responses(InvalidCursor),
+    },
 )
 async def list_messages(
-    chat: OwnedChat, session: SessionDep, page: PageParamsDep
-) -> Page[MessageOut]:
-    """Messages oldest first."""
+    chat: OwnedChat, session: SessionDep, page: PageParamsDep, request: Request, response: Response
+) -> list[MessageOut]:
+    """Messages oldest first, as a plain array. The page travels in headers: `Link`
+    (`rel="next"`) and `X-Next-Cursor` while more follow, `X-Total-Count` with
+    `include_total=true`."""
     window = await repository.list_messages(session, chat_id=chat.id, page=page)
-    return Page.of(window, [MessageOut.model_validate(row) for row in window.rows])
+    response.headers.update(
+        page_headers(window, path=request.url.path, query=request.query_params.multi_items())
+    )
+    return [MessageOut.model_validate(row) for row in window.rows]
 
 
 @router.post(
     "/{chat_id}/messages",
-    response_model=MessageExchange,
+    response_model=MessagePosted,
     status_code=status.HTTP_201_CREATED,
-    responses={**NOT_FOUND, **responses(service.ChatHasNoProject, InsufficientCredits)},
+    responses={
+        **NOT_FOUND,
+        **responses(service.ChatHasNoProject, UnknownModel, ModelUnavailable, InsufficientCredits),
+    },
 )
 async def post_message(
     body: MessageCreate, chat: OwnedChat, user: CurrentUser, session: SessionDep, ports: PortsDep
-) -> MessageExchange:
+) -> MessagePosted:
     """Store the message; with `generate`, start a job on the chat's project with the message
-    as an extra instruction (same rules and costs as POST /jobs). An `ai` reply follows."""
-    return await service.post_message(session=session, ports=ports, user=user, chat=chat, data=body)
+    as an extra instruction (same rules and costs as POST /jobs). An `ai` reply follows.
+
+    Answers the stored message object, with the reply (`reply`) and the job (`job`) as extra
+    fields."""
+    exchange = await service.post_message(
+        session=session, ports=ports, user=user, chat=chat, data=body
+    )
+    return MessagePosted.of(exchange)

@@ -10,10 +10,21 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.chat.directions import EditOutcome
 from app.jobs.schemas import JobCreated
+from app.kit.examples import body_examples
 from app.providers.registry import ModelId
 
 
 class ChatCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra=body_examples(
+            {
+                "session_name": "Launch video",
+                "project_id": "7d1e2c3b-4a5f-4e6d-8c7b-9a0f1e2d3c4b",
+            },
+            {},
+        )
+    )
+
     session_name: (
         Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
         | None
@@ -33,16 +44,22 @@ class ChatOut(BaseModel):
 
 class MessageCreate(BaseModel):
     model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "content": "make the background red and the headline bigger",
-                    "sender": "user",
-                    "generate": True,
-                },
-                {"content": "change the headline to: I QUIT SUGAR", "sender": "user"},
-            ]
-        }
+        json_schema_extra=body_examples(
+            {"content": 'Make it punchier, use "Big News Today" as the headline', "sender": "user"},
+            {
+                "content": "Warmer colours, then render two variants",
+                "sender": "user",
+                "generate": True,
+                "quality": "draft",
+                "variants": 2,
+            },
+            {
+                "content": "make the background red and the headline bigger",
+                "sender": "user",
+                "generate": True,
+            },
+            {"content": "change the headline to: I QUIT SUGAR", "sender": "user"},
+        )
     )
 
     content: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
@@ -74,3 +91,16 @@ class MessageExchange(BaseModel):
     message: MessageOut
     reply: MessageOut
     job: JobCreated | None
+
+
+class MessagePosted(MessageOut):
+    """The stored message, as `GET /chat/{id}/messages` lists it, with what it brought about."""
+
+    reply: MessageOut | None = Field(
+        description="The `ai` message answering this one (also in the list, right after it)."
+    )
+    job: JobCreated | None = Field(description="The render this message started, if any.")
+
+    @classmethod
+    def of(cls, exchange: MessageExchange) -> MessagePosted:
+        return cls(**exchange.message.model_dump(), reply=exchange.reply, job=exchange.job)

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,12 +22,29 @@ class CreditReason(StrEnum):
     PURCHASE = "purchase"
     PURCHASE_REFUND = "purchase_refund"
     ADMIN_GRANT = "admin_grant"
+    ADMIN_DEDUCTION = "admin_deduction"
+
+
+class CreditShortfall(BaseModel):
+    """Beside the message of a 402: what the request costs and what the account holds."""
+
+    cost_credits: int = Field(description="Credits the request needs.")
+    balance: int = Field(description="Credits the account holds now.")
 
 
 class InsufficientCredits(AppError):
     status = 402
     code = "insufficient_credits"
     message = "Not enough credits for this request."
+    fields = CreditShortfall
+
+    @classmethod
+    def of(cls, *, cost: int, balance: int) -> InsufficientCredits:
+        credits = "credit" if cost == 1 else "credits"
+        return cls(
+            f"This costs {cost} {credits} and your balance is {balance}.",
+            extra=CreditShortfall(cost_credits=cost, balance=balance),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +75,8 @@ async def apply_credit_change(
     try:
         balance = await repository.add_to_balance(session, user_id=user_id, delta=delta)
         if balance is None:
-            raise InsufficientCredits()
+            held = await repository.current_balance(session, user_id)
+            raise InsufficientCredits.of(cost=-delta, balance=held or 0)
         row = CreditTransaction(
             user_id=user_id,
             delta=delta,

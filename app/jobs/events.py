@@ -19,9 +19,9 @@ from fastapi.sse import ServerSentEvent
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.adapters.kv import KeyValueStore, KeyValueUnavailable
-from app.adapters.storage import object_url
 from app.jobs import repository
-from app.jobs.schemas import JobEvent, RenderOut
+from app.jobs.schemas import JobEvent
+from app.jobs.service import render_view
 from app.kit.errors import AppError, BadRequest
 from app.models import Job, JobStatus, Render
 from app.models.base import utcnow
@@ -154,16 +154,7 @@ async def job_event_stream(
             if render.variant in cursor.variants:
                 continue
             cursor = replace(cursor, variants=cursor.variants | {render.variant})
-            url = await object_url(
-                ports.storage,
-                ports.buckets,
-                render.bucket,
-                render.path,
-                expires_in=ports.settings.signed_url_ttl_seconds,
-            )
-            data = RenderOut(
-                variant=render.variant, url=url, width=render.width, height=render.height
-            )
+            data = await render_view(ports, render)
             yield ServerSentEvent(data=data, event="render", id=cursor.encode())
             news = True
         final = JobStatus(job.status).is_final

@@ -50,6 +50,30 @@ async def renders_for(session: AsyncSession, job_ids: list[uuid.UUID]) -> list[R
     return list(rows)
 
 
+async def latest_still(
+    session: AsyncSession, *, user_id: uuid.UUID, project_id: uuid.UUID
+) -> Render | None:
+    """The newest image render of one of the owner's projects (a video's poster fallback)."""
+    return await session.scalar(
+        select(Render)
+        .join(Job, Job.id == Render.job_id)
+        .where(
+            Render.user_id == user_id,
+            Job.project_id == project_id,
+            Job.kind == "image",
+            Render.content_type.like("image/%"),
+        )
+        .order_by(Render.created_at.desc(), Render.variant)
+        .limit(1)
+    )
+
+
+async def get_render(session: AsyncSession, *, job_id: uuid.UUID, variant: int) -> Render | None:
+    return await session.scalar(
+        select(Render).where(Render.job_id == job_id, Render.variant == variant)
+    )
+
+
 async def produced_variants(session: AsyncSession, job_id: uuid.UUID) -> set[int]:
     return set(await session.scalars(select(Render.variant).where(Render.job_id == job_id)))
 

@@ -6,7 +6,8 @@ import uuid
 from collections.abc import AsyncIterable
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, Response, status
+from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from app.auth.deps import AUTHED, CurrentUser
@@ -15,6 +16,7 @@ from app.credits.service import InsufficientCredits
 from app.deps import PortsDep, SessionDep
 from app.jobs import service
 from app.jobs.deps import OwnedJob, StreamCursorDep, StreamSettingsDep, StreamSlot
+from app.jobs.downloads import RenderNotFound, content_disposition, locate_download
 from app.jobs.events import InvalidLastEventId, TooManyStreams, job_event_stream
 from app.jobs.schemas import JobCreate, JobCreated, JobOut, ModelOut
 from app.kit.errors import responses
@@ -124,3 +126,50 @@ async def job_events(
     """
     async for event in job_event_stream(ports=ports, job_id=job.id, cursor=cursor, stream=stream):
         yield event
+
+
+@router.get(
+    "/jobs/{job_id}/renders/{variant}/download",
+    response_class=FileResponse,
+    responses={
+        **AUTHED,
+        **NOT_FOUND,
+        **responses(RenderNotFound),
+        200: {
+            "description": "The file, as an attachment named after the project's headline.",
+            "content": {
+                "image/jpeg": {},
+                "image/png": {},
+                "image/webp": {},
+                "video/mp4": {},
+            },
+        },
+        307: {"description": "Cloud storage: fetch the attachment from this `Location`."},
+    },
+)
+async def download_render(
+    job: OwnedJob,
+    session: SessionDep,
+    ports: PortsDep,
+    variant: Annotated[int, Path(ge=0, le=3)],
+) -> Response:
+    """Save one render under a name from the headline (`Content-Disposition: attachment`).
+
+    With local storage the API streams the file; with Supabase Storage it redirects (307) to a
+    short-lived Storage URL that answers with the same attachment headers, so large videos never
+    pass through the API function.
+    """
+    found = await locate_download(session=session, ports=ports, job=job, variant=variant)
+    disposition = content_disposition(found.filename)
+    if found.redirect_url is not None:
+        return RedirectResponse(
+            found.redirect_url,
+            status_code=status.HTTP_307_TEMPORARY_REDIRECT,
+            headers={"Cache-Control": "private, no-store"},
+        )
+    assert found.local_file is not None
+    return FileResponse(
+        found.local_file,
+        media_type=found.content_type,
+        headers={"Content-Disposition": disposition, "Cache-Control": "private, max-age=3600"},
+    )

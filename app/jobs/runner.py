@@ -26,7 +26,9 @@ from app.adapters.storage import ObjectNotFound, ObjectRejected, StorageUnavaila
 from app.assets import repository as assets_repository
 from app.chat.directions import Style, apply_edit, parse_directions, project_style
 from app.jobs import repository
-from app.jobs.imaging import fit_render
+from app.jobs.clips import clip_size, make_clip
+from app.jobs.delivery import delivery_for
+from app.jobs.imaging import EXTENSIONS, ImageFormat, deliver_still
 from app.jobs.service import refund_unproduced
 from app.kit.db import transaction
 from app.models import Asset, Job, JobStatus, Project, Render
@@ -57,6 +59,17 @@ class RunPlan:
     brief: Brief
     prompt: str
     images: tuple[InputImage, ...]
+    max_bytes: int  # the platform's upload limit, which lossy stills are fitted under
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    data: bytes
+    content_type: str
+    extension: str
+    width: int
+    height: int
+    poster: bytes | None = None  # a video's still frame, stored beside it as JPEG
 
 
 def _side(value: str | None) -> Literal["left", "right"] | None:
@@ -103,7 +116,10 @@ async def _plan(ports: Ports, job: Job) -> RunPlan:
     if len(found) < len(set(wanted)):
         raise ProviderError(INPUT_MISSING, retryable=False, internal="asset row gone")
     images = await _load_images(ports, spec, [found[i] for i in dict.fromkeys(wanted)])
-    width, height = render_size(project.width, project.height, job.quality)
+    if job.kind == "video" and job.aspect_ratio:
+        width, height = clip_size(spec, job.quality, job.aspect_ratio)
+    else:
+        width, height = render_size(project.width, project.height, job.quality)
     style = planned_style(project, job.instruction)
     brief = Brief(
         platform=project.platform,
@@ -124,7 +140,33 @@ async def _plan(ports: Ports, job: Job) -> RunPlan:
         selfies=sum(1 for image in images if image.role == "selfie"),
         references=sum(1 for image in images if image.role != "selfie"),
     )
-    return RunPlan(job=job, spec=spec, brief=brief, prompt=prompt, images=tuple(images))
+    return RunPlan(
+        job=job,
+        spec=spec,
+        brief=brief,
+        prompt=prompt,
+        images=tuple(images),
+        max_bytes=delivery_for(project.platform).max_bytes,
+    )
+
+
+async def _make_file(ports: Ports, plan: RunPlan, request: RenderRequest) -> StoredFile:
+    """The file to store for one variant: the clip of a video job, else the delivered still."""
+    job = plan.job
+    if job.kind == "video":
+        clip = await make_clip(ports, job, plan.spec, request)
+        return StoredFile(
+            clip.data, clip.content_type, clip.extension, clip.width, clip.height, clip.poster.data
+        )
+    output = await ports.providers.for_model(plan.spec).render(request)
+    # Rows from before formats existed have none: they were PNG.
+    image_format: ImageFormat = job.output_format or "png"  # type: ignore[assignment]
+    still = await ports.providers.render_pool.run(
+        deliver_still, output, plan.brief.width, plan.brief.height, image_format, plan.max_bytes
+    )
+    return StoredFile(
+        still.data, still.content_type, EXTENSIONS[still.format], still.width, still.height
+    )
 
 
 async def _store_variant(
@@ -132,26 +174,38 @@ async def _store_variant(
 ) -> None:
     """Render one variant, store it, and record it with the job's progress."""
     job = plan.job
-    provider = ports.providers.for_model(plan.spec)
-    output = await provider.render(
-        RenderRequest(
-            model_id=plan.spec.id,
-            provider_model=plan.spec.provider_model,
-            brief=plan.brief,
-            prompt=plan.prompt,
-            quality=job.quality,
-            images=plan.images,
-            params=job.params,
-            seed=str(job.id),
-            variant=variant,
-        )
+    request = RenderRequest(
+        model_id=plan.spec.id,
+        provider_model=plan.spec.provider_model,
+        brief=plan.brief,
+        prompt=plan.prompt,
+        quality=job.quality,
+        images=plan.images,
+        params=job.params,
+        seed=str(job.id),
+        variant=variant,
+        duration=job.duration_seconds,
+        aspect_ratio=job.aspect_ratio,
     )
-    width, height = plan.brief.width, plan.brief.height
-    png = await ports.providers.render_pool.run(fit_render, output, width, height)
+    stored = await _make_file(ports, plan, request)
     bucket = ports.buckets.renders.name
     # A random part keeps render URLs unguessable although the bucket is public-read.
-    path = f"{job.user_id}/{job.id}/{variant}-{secrets.token_urlsafe(12)}.png"
-    await ports.storage.put(bucket, path, png, content_type="image/png", upsert=False)
+    stem = f"{job.user_id}/{job.id}/{variant}-{secrets.token_urlsafe(12)}"
+    path = f"{stem}.{stored.extension}"
+    poster_path = f"{stem}-poster.jpg" if stored.poster is not None else None
+    paths = [path]
+    await ports.storage.put(
+        bucket, path, stored.data, content_type=stored.content_type, upsert=False
+    )
+    try:
+        if poster_path is not None and stored.poster is not None:
+            paths.append(poster_path)
+            await ports.storage.put(
+                bucket, poster_path, stored.poster, content_type="image/jpeg", upsert=False
+            )
+    except BaseException:
+        await ports.storage.delete(bucket, paths)
+        raise
     try:
         async with transaction(ports.database.sessionmaker) as session:
             session.add(
@@ -161,16 +215,17 @@ async def _store_variant(
                     variant=variant,
                     bucket=bucket,
                     path=path,
-                    width=width,
-                    height=height,
-                    content_type="image/png",
-                    size_bytes=len(png),
+                    width=stored.width,
+                    height=stored.height,
+                    content_type=stored.content_type,
+                    size_bytes=len(stored.data),
+                    poster_path=poster_path,
                 )
             )
             await session.flush()
             # Counted in the database: variants running beside this one may have committed.
-            stored = len(await repository.produced_variants(session, job.id))
-            progress = round(100 * stored / job.variants)
+            delivered = len(await repository.produced_variants(session, job.id))
+            progress = round(100 * delivered / job.variants)
             if not await repository.record_progress(
                 session,
                 job_id=job.id,
@@ -180,7 +235,7 @@ async def _store_variant(
             ):
                 raise LostLease()
     except (LostLease, IntegrityError):
-        await ports.storage.delete(bucket, [path])
+        await ports.storage.delete(bucket, paths)
         raise LostLease() from None
     produced.add(variant)
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -12,21 +14,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.storage import object_url
 from app.auth.identity import SignedInUser
+from app.config import API_PREFIX, Settings
 from app.credits.service import CreditReason, apply_credit_change
 from app.jobs import repository
+from app.jobs.delivery import delivery_for
 from app.jobs.schemas import JobCreate, JobCreated, JobOut, ModelOut, ParamOut, RenderOut
 from app.kit.db import after_commit
 from app.kit.errors import Conflict, NotFound, Unprocessable
 from app.kit.idempotency import IdempotencyKeyInFlight, IdempotencyKeyReused
 from app.kit.pagination import Page, PageParams
-from app.models import IdempotencyKey, Job, JobStatus, Project
+from app.models import IdempotencyKey, Job, JobStatus, Project, Render
 from app.models.base import utcnow
 from app.ports import Ports
 from app.projects import repository as projects_repository
 from app.projects.service import ProjectNotFound
 from app.providers.registry import (
     CATALOGUE,
-    QUALITIES,
     InvalidModelParameter,
     ModelSpec,
     get_model,
@@ -35,6 +38,14 @@ from app.providers.registry import (
 )
 
 DEFAULT_MODEL = "studio"
+DEFAULT_VIDEO_MODEL = "studio_motion"
+# Stored content type -> the format a render reports.
+_FORMATS = {
+    "image/png": "png",
+    "image/jpeg": "jpeg",
+    "image/webp": "webp",
+    "video/mp4": "mp4",
+}
 
 
 class JobNotFound(NotFound):
@@ -80,6 +91,50 @@ def _check_inputs(spec: ModelSpec, project: Project, variants: int) -> None:
         raise ReferenceRequired()
 
 
+@dataclass(frozen=True, slots=True)
+class Output:
+    """What a job will deliver, checked against its model."""
+
+    kind: str
+    quality: str
+    format: str | None
+    duration: int | None
+    aspect_ratio: str | None
+
+
+def _choose_model(data: JobCreate, project: Project, settings: Settings) -> ModelSpec:
+    if data.model:
+        return get_model(data.model, settings)
+    if data.kind == "video":
+        return get_model(DEFAULT_VIDEO_MODEL)
+    spec = get_model(project.model_pref or DEFAULT_MODEL)
+    if data.kind == "image" and spec.kind != "image":
+        return get_model(DEFAULT_MODEL)
+    return spec
+
+
+def _check_output(spec: ModelSpec, project: Project, data: JobCreate) -> Output:
+    kind = data.kind or spec.kind
+    if kind != spec.kind:
+        raise InvalidModelParameter(f"Model '{spec.id}' makes {spec.kind}s, not {kind}s.")
+    quality = spec.check_quality(data.quality)
+    if spec.kind == "image":
+        if data.duration is not None or data.aspect_ratio is not None:
+            raise InvalidModelParameter(
+                "'duration' and 'aspect_ratio' are for video jobs; an image takes the "
+                "project's size."
+            )
+        image_format = data.format or delivery_for(project.platform).format
+        return Output("image", quality, image_format, None, None)
+    if data.format is not None:
+        raise InvalidModelParameter(
+            f"Model '{spec.id}' makes videos in its own format; 'format' is for images."
+        )
+    duration = spec.check_duration(data.duration)
+    ratio = spec.check_aspect_ratio(data.aspect_ratio, project.width, project.height)
+    return Output("video", quality, None, duration, ratio)
+
+
 async def submit_job(
     *,
     session: AsyncSession,
@@ -116,21 +171,26 @@ async def submit_job(
     )
     if project is None:
         raise ProjectNotFound()
-    spec = get_model(data.model or project.model_pref or DEFAULT_MODEL)
+    spec = _choose_model(data, project, ports.settings)
     require_available(spec, ports.settings)
     params = spec.check_params(data.params)
     _check_inputs(spec, project, data.variants)
+    output = _check_output(spec, project, data)
 
     job = Job(
         id=uuid.uuid4(),
         user_id=user.id,
         project_id=project.id,
         model=spec.id,
-        quality=data.quality,
+        kind=output.kind,
+        quality=output.quality,
         variants=data.variants,
         params=params,
         instruction=instruction,
-        cost_credits=spec.cost(data.quality, data.variants),
+        output_format=output.format,
+        duration_seconds=output.duration,
+        aspect_ratio=output.aspect_ratio,
+        cost_credits=spec.cost(output.quality, data.variants, output.duration),
         status=JobStatus.QUEUED.value,
         created_at=utcnow(),
     )
@@ -145,6 +205,10 @@ async def submit_job(
         quality=job.quality,
         variants=job.variants,
         created_at=job.created_at,
+        kind=job.kind,
+        format=job.output_format,
+        duration=job.duration_seconds,
+        aspect_ratio=job.aspect_ratio,
     )
 
     if idempotency_key is not None:
@@ -186,9 +250,12 @@ async def submit_job(
 
 
 async def refund_unproduced(session: AsyncSession, job: Job, produced: int) -> int:
-    """Give back the credits of the variants that were not delivered, once per job."""
-    per_variant = job.cost_credits // job.variants
-    amount = job.cost_credits - per_variant * produced
+    """Give back the credits of the variants that were not delivered, once per job.
+
+    What the delivered variants cost is rounded up, so a draft job whose total was rounded
+    up to whole credits never refunds more than it charged for what was left undone.
+    """
+    amount = job.cost_credits - math.ceil(job.cost_credits * produced / job.variants)
     if amount <= 0:
         return 0
     change = await apply_credit_change(
@@ -230,27 +297,50 @@ async def cancel_job(*, session: AsyncSession, job: Job) -> Job:
     return fresh
 
 
+def download_path(job_id: uuid.UUID, variant: int) -> str:
+    return f"{API_PREFIX}/jobs/{job_id}/renders/{variant}/download"
+
+
+async def render_view(ports: Ports, render: Render) -> RenderOut:
+    async def url_of(path: str) -> str:
+        return await object_url(
+            ports.storage,
+            ports.buckets,
+            render.bucket,
+            path,
+            expires_in=ports.settings.signed_url_ttl_seconds,
+        )
+
+    return RenderOut(
+        variant=render.variant,
+        url=await url_of(render.path),
+        width=render.width,
+        height=render.height,
+        format=_FORMATS.get(render.content_type, render.content_type.rpartition("/")[2]),
+        content_type=render.content_type,
+        size_bytes=render.size_bytes,
+        download_url=ports.settings.public_base_url.rstrip("/")
+        + download_path(render.job_id, render.variant),
+        poster_url=await url_of(render.poster_path) if render.poster_path else None,
+    )
+
+
 async def job_views(session: AsyncSession, ports: Ports, jobs: list[Job]) -> list[JobOut]:
     renders = await repository.renders_for(session, [job.id for job in jobs])
     by_job: dict[uuid.UUID, list[RenderOut]] = {}
     for render in renders:
-        url = await object_url(
-            ports.storage,
-            ports.buckets,
-            render.bucket,
-            render.path,
-            expires_in=ports.settings.signed_url_ttl_seconds,
-        )
-        by_job.setdefault(render.job_id, []).append(
-            RenderOut(variant=render.variant, url=url, width=render.width, height=render.height)
-        )
+        by_job.setdefault(render.job_id, []).append(await render_view(ports, render))
     return [
         JobOut(
             id=job.id,
             project_id=job.project_id,
             model=job.model,
+            kind=job.kind,
             quality=job.quality,
             variants=job.variants,
+            format=job.output_format,
+            duration=job.duration_seconds,
+            aspect_ratio=job.aspect_ratio,
             params=job.params,
             instruction=job.instruction,
             status=job.status,
@@ -289,10 +379,15 @@ def catalogue(ports: Ports) -> list[ModelOut]:
             id=spec.id,
             label=spec.label,
             provider=spec.provider,
+            kind=spec.kind,
             description=spec.description,
             available=is_available(spec, ports.settings),
             credits_per_image=spec.credits_per_image,
-            cost_by_quality={quality: spec.cost(quality, 1) for quality in QUALITIES},
+            cost_by_quality={quality: spec.cost(quality, 1) for quality in spec.qualities},
+            qualities=list(spec.qualities),
+            credits_per_second=spec.credits_per_second or None,
+            durations=list(spec.durations) or None,
+            aspect_ratios=list(spec.aspect_ratios) or None,
             max_variants=spec.max_variants,
             max_selfies=spec.max_selfies,
             max_references=spec.max_references,

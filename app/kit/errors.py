@@ -33,16 +33,36 @@ class ErrorBody(BaseModel):
 
 
 class AppError(Exception):
-    """An expected failure with its HTTP status, a stable code and a message for people."""
+    """An expected failure with its HTTP status, a stable code and a message for people.
+
+    An error that has more to say to a program than its message (which models would work,
+    what a job costs) declares those fields in `fields` (a model) and passes them as `extra`;
+    they sit beside `detail` and `code` in the body.
+    """
 
     status: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
     message: ClassVar[str] = "The request could not be processed."
+    fields: ClassVar[type[BaseModel] | None] = None
 
-    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        extra: BaseModel | dict[str, Any] | None = None,
+    ):
         self.detail = detail or self.message
         self.headers = headers
+        self.extra = extra
         super().__init__(self.detail)
+
+    def body(self) -> dict[str, Any]:
+        if isinstance(self.extra, BaseModel):
+            extra = self.extra.model_dump(mode="json")
+        else:
+            extra = self.extra or {}
+        return {**extra, "detail": self.detail, "code": self.code}
 
     @classmethod
     def openapi(cls) -> dict[int | str, dict[str, Any]]:
@@ -50,31 +70,56 @@ class AppError(Exception):
         return {
             cls.status: {
                 "description": f"`{cls.code}`: {cls.message}",
-                "content": error_content(cls.status),
+                "content": error_content(cls.status, fields=cls.fields),
             }
         }
 
 
-def error_content(status: int) -> dict[str, Any]:
+# Components for errors with fields of their own, added to the schema by `document_errors`.
+_ERRORS_WITH_FIELDS: dict[str, type[BaseModel]] = {}
+
+
+def _body_ref(fields: type[BaseModel] | None) -> dict[str, Any]:
+    if fields is None:
+        return {"$ref": f"{REF_PREFIX}ErrorBody"}
+    name = f"{fields.__name__}Error"
+    _ERRORS_WITH_FIELDS[name] = fields
+    return {"$ref": f"{REF_PREFIX}{name}"}
+
+
+def error_content(
+    status: int | str,
+    *,
+    fields: type[BaseModel] | None = None,
+    bodies: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """The JSON body of an error, whatever the route's own media type (streams included).
 
     A 422 may also be FastAPI's list of validation errors: every route with parameters or a
-    body sends that when the request does not match its models.
+    body sends that when the request does not match its models. `bodies` lists the error
+    bodies of several errors that share the status.
     """
-    schema: dict[str, Any] = {"$ref": f"{REF_PREFIX}ErrorBody"}
-    if status == 422:
-        schema = {"anyOf": [schema, {"$ref": f"{REF_PREFIX}HTTPValidationError"}]}
+    options = bodies or [_body_ref(fields)]
+    if int(status) == 422:
+        options = [*options, {"$ref": f"{REF_PREFIX}HTTPValidationError"}]
+    schema = options[0] if len(options) == 1 else {"anyOf": options}
     return {"application/json": {"schema": schema}}
 
 
 def responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
     merged: dict[int | str, dict[str, Any]] = {}
+    bodies: dict[int | str, list[dict[str, Any]]] = {}
     for error in errors:
         for status, entry in error.openapi().items():
+            body = _body_ref(error.fields)
             if status in merged:
                 merged[status]["description"] += f" / {entry['description']}"
+                if body not in bodies[status]:
+                    bodies[status].append(body)
+                    merged[status]["content"] = error_content(status, bodies=bodies[status])
             else:
                 merged[status] = dict(entry)
+                bodies[status] = [body]
     return merged
 
 
@@ -160,7 +205,7 @@ def error_response(
 
 async def _app_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    return error_response(exc.status, exc.code, exc.detail, exc.headers)
+    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
 
 async def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -335,6 +380,19 @@ def document_errors(app: FastAPI) -> None:
         components.setdefault("ErrorBody", ErrorBody.model_json_schema())
         components.setdefault("ValidationError", validation_error_definition)
         components.setdefault("HTTPValidationError", validation_error_response_definition)
+        for name, fields in _ERRORS_WITH_FIELDS.items():
+            own = fields.model_json_schema()
+            components.setdefault(
+                name,
+                {
+                    "title": name,
+                    "description": own.get("description", ""),
+                    "allOf": [
+                        {"$ref": f"{REF_PREFIX}ErrorBody"},
+                        {"type": "object", "properties": own.get("properties", {})},
+                    ],
+                },
+            )
         for path_item in schema.get("paths", {}).values():
             for operation in path_item.values():
                 declared = operation.setdefault("responses", {})

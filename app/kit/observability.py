@@ -94,7 +94,8 @@ class RequestContextMiddleware:
                 headers["X-Request-ID"] = request_id
                 raw = message.setdefault("headers", [])
                 raw.extend(_SECURITY_HEADERS)
-                if strict_csp:
+                # A response with a policy of its own (the browser app's pages) keeps it.
+                if strict_csp and "content-security-policy" not in headers:
                     raw.append(_API_CSP)
                 if self.hsts:
                     raw.append(_HSTS)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
+from urllib.parse import urlencode
 
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
@@ -156,3 +157,43 @@ class Page(BaseModel, Generic[ItemT]):
             offset=window.params.offset,
             next_cursor=window.next_cursor,
         )
+
+
+# Lists documented as plain arrays (chat messages) carry the page in headers instead.
+TOTAL_HEADER = "X-Total-Count"
+NEXT_CURSOR_HEADER = "X-Next-Cursor"
+PAGE_HEADERS_OPENAPI: dict[str, Any] = {
+    TOTAL_HEADER: {
+        "description": "Every matching item; only with `include_total=true` (costs a count).",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "Link": {
+        "description": 'The next page, `<path?cursor=…&limit=…>; rel="next"`; absent at the end.',
+        "schema": {"type": "string"},
+    },
+    NEXT_CURSOR_HEADER: {
+        "description": "The `cursor` of the next page (the one in `Link`); absent at the end.",
+        "schema": {"type": "string"},
+    },
+}
+
+
+def page_headers(
+    window: Window[Any], *, path: str, query: Sequence[tuple[str, str]]
+) -> dict[str, str]:
+    """`X-Total-Count`, and `Link`/`X-Next-Cursor` for the page after this one.
+
+    The link is relative (the path and query of the request with the cursor moved on), never
+    built from the Host header a client sent.
+    """
+    headers: dict[str, str] = {}
+    if window.total is not None:
+        headers[TOTAL_HEADER] = str(window.total)
+    if window.next_cursor is not None:
+        kept = [(name, value) for name, value in query if name not in {"cursor", "offset"}]
+        if not any(name == "limit" for name, _ in kept):
+            kept.append(("limit", str(window.params.limit)))
+        kept.append(("cursor", window.next_cursor))
+        headers["Link"] = f'<{path}?{urlencode(kept)}>; rel="next"'
+        headers[NEXT_CURSOR_HEADER] = window.next_cursor
+    return headers

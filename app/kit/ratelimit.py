@@ -39,15 +39,15 @@ async def enforce_rate_limit(
     action: str,
     limit: int,
     window_seconds: int,
-    ip: str,
+    ip: str | None,
     account: str | None = None,
 ) -> None:
-    """Count one attempt for the IP and, when given, the account; raise 429 past the limit.
+    """Count one attempt for the IP and the account, each when given; raise 429 past the limit.
 
     If the store is down the request goes through (fail open) and the outage is logged:
     refusing every sign-in because a counter is unreachable would be worse.
     """
-    keys = [f"rl:{action}:ip:{ip}"]
+    keys = [f"rl:{action}:ip:{ip}"] if ip is not None else []
     if account:
         # Account identifiers are hashed so the store never holds addresses in clear.
         keys.append(f"rl:{action}:account:{hash_token(account.lower())}")

@@ -182,12 +182,23 @@ def missing_field(name: str) -> RequestValidationError:
 
 
 def multipart_openapi(
-    *, file_field: str, fields: dict[str, dict[str, Any]] | None = None
+    *,
+    file_field: str,
+    fields: dict[str, dict[str, Any]] | None = None,
+    example: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The request body a route reading `read_upload` itself declares for the OpenAPI schema."""
+    """The request body a route reading `read_upload` itself declares for the OpenAPI schema.
+
+    The example shows the form's text fields; the file is the picture the person chooses.
+    """
     properties: dict[str, Any] = {file_field: {"type": "string", "format": "binary"}}
     properties.update(fields or {})
     schema = {"type": "object", "properties": properties, "required": list(properties)}
-    return {
-        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+    media: dict[str, Any] = {"schema": schema}
+    media["examples"] = {
+        "upload": {
+            "summary": "A PNG, JPEG or WebP image" + (" and its fields" if example else ""),
+            "value": {file_field: "(the image file)", **(example or {})},
+        }
     }
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": media}}}

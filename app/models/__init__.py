@@ -1,5 +1,6 @@
 """SQLAlchemy tables; importing this package registers every table on `Base.metadata`."""
 
+from app.models.admin import AdminAction
 from app.models.asset import Asset, AssetType
 from app.models.base import Base
 from app.models.chat import Chat, ChatMessage
@@ -9,6 +10,7 @@ from app.models.project import IdempotencyKey, Job, JobStatus, Project, ProjectS
 from app.models.user import User, UserRole
 
 __all__ = [
+    "AdminAction",
     "Asset",
     "AssetType",
     "Base",

@@ -81,6 +81,12 @@ class Job(IdMixin, CreatedAtMixin, Base):
     status: Mapped[str] = mapped_column(String(10), default=JobStatus.QUEUED.value)
     progress: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(String(500), default=None)
+    # What the job delivers: stills in `output_format` (png, jpeg, webp), or one video clip of
+    # `duration_seconds` at `aspect_ratio`.
+    kind: Mapped[str] = mapped_column(String(10), default="image", server_default="image")
+    output_format: Mapped[str | None] = mapped_column(String(10), default=None)
+    duration_seconds: Mapped[int | None] = mapped_column(default=None)
+    aspect_ratio: Mapped[str | None] = mapped_column(String(10), default=None)
     cost_credits: Mapped[int]
     refunded_credits: Mapped[int] = mapped_column(default=0)
     attempts: Mapped[int] = mapped_column(default=0)
@@ -104,6 +110,8 @@ class Render(IdMixin, CreatedAtMixin, Base):
     height: Mapped[int]
     content_type: Mapped[str] = mapped_column(String(50))
     size_bytes: Mapped[int]
+    # A video's still frame (JPEG) in the same bucket, shown before it plays.
+    poster_path: Mapped[str | None] = mapped_column(String(1024), default=None)
 
 
 class IdempotencyKey(IdMixin, CreatedAtMixin, Base):

@@ -3,6 +3,8 @@ the local test checkout pages."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import uuid
 
@@ -200,14 +202,29 @@ async def _test_order(session: SessionDep, ports: PortsDep, order_id: uuid.UUID)
     return payment
 
 
+_TEST_CHECKOUT_STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem}"
+    "button{font-size:1.1rem;padding:.6rem 1.4rem;cursor:pointer}.note{color:#666}"
+    ".done{color:#176d2c;font-weight:600}"
+)
+# The page's one inline style, allowed by its hash; nothing else may load or run.
+_TEST_CHECKOUT_CSP = (
+    "default-src 'none'; style-src 'sha256-"
+    + base64.b64encode(hashlib.sha256(_TEST_CHECKOUT_STYLE.encode()).digest()).decode()
+    + "'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
 def _test_checkout_page(payment: Payment, frontend_url: str) -> str:
     price = html.escape(service.format_amount(payment.amount, payment.currency))
     package = html.escape(payment.package_id)
     status = PaymentStatus(payment.status)
+    # Where Stripe Checkout returns the buyer too: the credits page, which shows the new balance.
+    back = f"{frontend_url.rstrip('/')}/credits?payment=success&order_id={payment.id}"
     if status in service.PAID_STATES:
         action = (
             f"<p class=done>Paid. {payment.credits} credits were added to your account.</p>"
-            f'<p><a href="{html.escape(frontend_url)}">Back to MugShot Studio</a></p>'
+            f'<p><a href="{html.escape(back)}">Back to MugShot Studio</a></p>'
         )
     else:
         action = (
@@ -218,9 +235,7 @@ def _test_checkout_page(payment: Payment, frontend_url: str) -> str:
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Test checkout: {payment.credits} credits</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem}}
-button{{font-size:1.1rem;padding:.6rem 1.4rem;cursor:pointer}}.note{{color:#666}}
-.done{{color:#176d2c;font-weight:600}}</style></head>
+<style>{_TEST_CHECKOUT_STYLE}</style></head>
 <body><h1>Test checkout</h1>
 <p>Package <strong>{package}</strong>: {payment.credits} credits for {price}.</p>
 <p>Order <code>{payment.id}</code>, status <strong>{status.value}</strong>.</p>
@@ -234,7 +249,10 @@ async def test_checkout_page(
     order_id: uuid.UUID, session: SessionDep, ports: PortsDep
 ) -> HTMLResponse:
     payment = await _test_order(session, ports, order_id)
-    return HTMLResponse(_test_checkout_page(payment, ports.settings.frontend_url))
+    return HTMLResponse(
+        _test_checkout_page(payment, ports.settings.frontend_url),
+        headers={"Content-Security-Policy": _TEST_CHECKOUT_CSP},
+    )
 
 
 @test_checkout_router.post("/{order_id}/pay")

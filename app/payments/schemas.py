@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.adapters.payments import ProviderName
+from app.kit.examples import body_examples
 
 
 class PackageOut(BaseModel):
@@ -21,7 +22,9 @@ class PackageOut(BaseModel):
 
 
 class PurchaseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra=body_examples({"package_id": "creator"})
+    )
 
     package_id: str = Field(min_length=1, max_length=40)
     provider: ProviderName | None = Field(
@@ -44,7 +47,17 @@ class PurchaseOut(BaseModel):
 
 
 class VerifyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra=body_examples(
+            {
+                "order_id": "3f0c6a2e-8d1b-4c5e-9a7f-2b6d8e4c1a90",
+                "razorpay_payment_id": "pay_Nx8kQ2mV4tLr7a",
+                "razorpay_order_id": "order_Nx8jP1kU3sKq6z",
+                "razorpay_signature": "hex HMAC-SHA256 of order_id|payment_id",
+            }
+        ),
+    )
 
     order_id: uuid.UUID
     razorpay_payment_id: str = Field(min_length=1, max_length=100)

@@ -23,6 +23,8 @@ from app.profile.schemas import ProfileUpdate
 
 logger = logging.getLogger("app.profile")
 
+# Profile photos are shown small: stored at most this many pixels a side.
+AVATAR_MAX_SIDE = 1024
 _AVATAR_NAME = re.compile(r"avatar-[0-9a-f]{32}\.(?:png|jpg|webp)")
 
 
@@ -55,7 +57,7 @@ async def update_profile(*, session: AsyncSession, user: User, data: ProfileUpda
     return user
 
 
-def _avatar_path(user: User) -> str | None:
+def avatar_path(user: User) -> str | None:
     """The stored path of the current avatar, when it is one this service uploaded."""
     if not user.avatar_url:
         return None
@@ -70,7 +72,7 @@ async def set_avatar(*, session: AsyncSession, ports: Ports, user: User, image: 
     bucket = ports.buckets.profile_photos.name
     path = f"{user.id}/avatar-{uuid.uuid4().hex}.{image.format.extension}"
     await store_new_object(session=session, ports=ports, bucket=bucket, path=path, image=image)
-    previous = _avatar_path(user)
+    previous = avatar_path(user)
     user.avatar_url = ports.storage.public_url(bucket, path)
     await session.flush()
     if previous is not None:
@@ -86,6 +88,11 @@ async def delete_account(*, session: AsyncSession, ports: Ports, user: User, pas
     await end_read_only_transaction(session)
     if not user.password_hash or not await verify_password(user.password_hash, password):
         raise WrongPassword("The password is incorrect.")
+    await remove_account(session=session, ports=ports, user=user)
+
+
+async def remove_account(*, session: AsyncSession, ports: Ports, user: User) -> None:
+    """Delete the account, its rows (by cascade), its stored files and its sessions."""
     for cleanup in account_cleanups:
         await cleanup(ports, user)
     await repository.delete_user(session, user.id)

@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from app.chat.colours import parse_colour
+from app.kit.examples import body_examples
 from app.kit.partial import NotNull, drop_null_defaults
 from app.providers.registry import ModelId
 
@@ -95,6 +96,22 @@ class ProjectFields(BaseModel):
 
 
 class ProjectCreate(ProjectFields):
+    model_config = ConfigDict(
+        json_schema_extra=body_examples(
+            {
+                "mode": "design",
+                "platform": "youtube",
+                "headline": "I tried this for 30 days",
+                "subtext": "What nobody tells you",
+                "vibe": "neon",
+                "model_pref": "studio",
+                "selfie_asset_ids": ["0b6f3c1e-5a7d-4e2b-9c8f-1d2e3f4a5b6c"],
+                "ref_asset_ids": [],
+            },
+            also=drop_null_defaults,
+        )
+    )
+
     mode: Literal["design", "copy"] = "design"
     platform: Platform = "youtube"
     headline: Headline = ""
@@ -112,6 +129,14 @@ class ProjectCreate(ProjectFields):
 
 class ProjectUpdate(ProjectFields):
     """Only the fields sent change; a new platform brings its preset size unless one is sent."""
+
+    model_config = ConfigDict(
+        json_schema_extra=body_examples(
+            {"headline": "30 days later", "vibe": "bold"},
+            {"background_color": "red", "headline_scale": 1.3, "person_side": "left"},
+            also=drop_null_defaults,
+        )
+    )
 
 
 class ProjectOut(BaseModel):

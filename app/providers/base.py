@@ -45,6 +45,8 @@ class RenderRequest:
     params: Mapping[str, Any] = field(default_factory=dict)
     seed: str = ""  # stable per job, so a retried variant asks for the same picture
     variant: int = 0
+    duration: int | None = None  # video jobs: seconds, one the model makes
+    aspect_ratio: str | None = None  # video jobs: "16:9", ...
 
 
 class ProviderError(Exception):
@@ -70,6 +72,25 @@ class ImageProvider(Protocol):
 
     async def render(self, request: RenderRequest) -> bytes:
         """Return one encoded image (PNG, JPEG or WebP); the caller crops it to size."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class VideoOutput:
+    """One clip as a video model made it, unchecked: the caller checks and stores it."""
+
+    data: bytes
+    content_type: str  # "video/mp4", or "image/webp" for the studio's animated WebP
+    poster: bytes | None = None  # a still frame the model handed back, if any
+
+
+class VideoProvider(Protocol):
+    name: str
+
+    async def render_video(self, request: RenderRequest) -> VideoOutput:
+        """Return one clip of `request.duration` seconds at `request.aspect_ratio`."""
         ...
 
     async def close(self) -> None: ...

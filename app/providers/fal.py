@@ -1,4 +1,5 @@
-"""fal image models (FLUX, Ideogram) through fal's queue API with the fal-client library."""
+"""fal image models (FLUX, Ideogram) and video models (Wan, Veo) through fal's queue API with
+the fal-client library."""
 
 from __future__ import annotations
 
@@ -7,19 +8,21 @@ import base64
 import hashlib
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from app.config import Settings, secret_value
-from app.providers.base import InputImage, ProviderError, RenderRequest
-from app.providers.output import decode_base64_image, download_image, sniff_image
+from app.providers.base import InputImage, ProviderError, RenderRequest, VideoOutput
+from app.providers.output import decode_base64_image, download_file, download_image, sniff_image
+from app.providers.prompt import build_video_prompt
 from app.providers.retry import call_with_retries
 
 if TYPE_CHECKING:
     import httpx
 
 logger = logging.getLogger("app.providers.fal")
+T = TypeVar("T")
 
 # Status polling: quick at first (small models finish in a second or two), then backing off.
 POLL_FIRST_SECONDS = 0.1
@@ -68,6 +71,26 @@ _APPS: dict[str, _AppInput] = {
     ),
 }
 _DEFAULT_APP = _AppInput("image_size")
+
+
+@dataclass(frozen=True, slots=True)
+class _VideoApp:
+    """How one fal video app takes its length and resolution, by our quality."""
+
+    duration_suffix: str  # "5" for Wan, "4s" for Veo
+    resolutions: Mapping[str, str]
+    extra: Mapping[str, Any]
+
+
+_VIDEO_APPS: dict[str, _VideoApp] = {
+    "fal-ai/wan-25-preview/text-to-video": _VideoApp(
+        "", {"draft": "480p", "std": "720p"}, {"enable_prompt_expansion": False}
+    ),
+    # Silent: an intro or an animated thumbnail plays muted, and audio costs half as much again.
+    "fal-ai/veo3/fast": _VideoApp(
+        "s", {"draft": "720p", "std": "1080p"}, {"generate_audio": False}
+    ),
+}
 _IDEOGRAM_SPEED = {"draft": "TURBO", "std": "BALANCED", "4k": "QUALITY"}
 _MAX_STYLE_REFERENCES = 3
 
@@ -81,8 +104,10 @@ class FalProvider:
         self._key = secret_value(settings.fal_key)
         self._queue_url = settings.fal_queue_url.rstrip("/")
         self._timeout = settings.provider_timeout_seconds
+        self._video_timeout = max(settings.provider_timeout_seconds, settings.video_timeout_seconds)
         self._retry_seconds = settings.provider_retry_seconds
         self._max_bytes = settings.provider_output_max_bytes
+        self._max_video_bytes = settings.video_output_max_bytes
         self._client: Any = None  # fal_client.AsyncClient, built on first use
         self._client_http: httpx.AsyncClient | None = None
         self._downloads: httpx.AsyncClient | None = None
@@ -91,8 +116,38 @@ class FalProvider:
         if not self._key:
             raise ProviderError(NOT_CONFIGURED, retryable=False, internal="FAL_KEY is not set")
         arguments = build_arguments(request)
+
+        async def first_image(output: Any) -> bytes:
+            return await self._download(_first_image_url(output))
+
         return await call_with_retries(
-            lambda: self._render_once(request.provider_model, arguments),
+            lambda: self._render_once(
+                request.provider_model, arguments, first_image, self._timeout
+            ),
+            budget_seconds=self._retry_seconds,
+            describe=f"fal {request.provider_model}",
+        )
+
+    async def render_video(self, request: RenderRequest) -> VideoOutput:
+        if not self._key:
+            raise ProviderError(NOT_CONFIGURED, retryable=False, internal="FAL_KEY is not set")
+        arguments = build_video_arguments(request)
+
+        async def video(output: Any) -> VideoOutput:
+            url, poster_url = _video_urls(output)
+            data = await self._download_file(url, self._max_video_bytes)
+            poster = None
+            if poster_url is not None:
+                try:
+                    poster = await self._download(poster_url)
+                except ProviderError:
+                    poster = None  # the poster is a nicety; another one is found instead
+            return VideoOutput(data=data, content_type="video/mp4", poster=poster)
+
+        return await call_with_retries(
+            lambda: self._render_once(
+                request.provider_model, arguments, video, self._video_timeout
+            ),
             budget_seconds=self._retry_seconds,
             describe=f"fal {request.provider_model}",
         )
@@ -105,14 +160,20 @@ class FalProvider:
 
     # --- one attempt ------------------------------------------------------------------------
 
-    async def _render_once(self, app_id: str, arguments: dict[str, Any]) -> bytes:
+    async def _render_once(
+        self,
+        app_id: str,
+        arguments: dict[str, Any],
+        collect: Callable[[Any], Awaitable[T]],
+        timeout: float,
+    ) -> T:
         import fal_client
 
         client = self._fal_client()
         handle: Any = None
         completed = False
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(timeout):
                 self._point_queue_url()
                 handle = await client.submit(app_id, arguments)
                 # The library only exposes its HTTP client on request handles; keep it to close.
@@ -120,8 +181,7 @@ class FalProvider:
                 await _wait_until_completed(handle, fal_client.Completed)
                 completed = True
                 output = await handle.get()
-                url = _first_image_url(output)
-                data = await self._download(url)
+                data = await collect(output)
         except asyncio.CancelledError:
             # The job was stopped here: stop paying for the render on fal's side too.
             if handle is not None and not completed:
@@ -131,7 +191,7 @@ class FalProvider:
             if handle is not None and not completed:
                 await _cancel_quietly(handle)
             raise ProviderError(
-                TOO_SLOW, retryable=True, internal=f"fal {app_id}: no result in {self._timeout}s"
+                TOO_SLOW, retryable=True, internal=f"fal {app_id}: no result in {timeout}s"
             ) from None
         except fal_client.FalClientHTTPError as error:
             raise _classify_http_error(app_id, error) from None
@@ -161,6 +221,25 @@ class FalProvider:
         default = f"https://{auth.FAL_QUEUE_RUN_HOST}/"
         client.QUEUE_URL_FORMAT = f"{self._queue_url}/" if self._queue_url else default
 
+    def _downloads_client(self) -> httpx.AsyncClient:
+        import httpx
+
+        if self._downloads is None:
+            # A separate client: the fal key must never travel to the file host.
+            self._downloads = httpx.AsyncClient(timeout=self._timeout, follow_redirects=True)
+        return self._downloads
+
+    async def _download_file(self, url: str, max_bytes: int) -> bytes:
+        """A video file from fal's CDN, streamed and cut off past `max_bytes`; checked later."""
+        if url.startswith("data:"):
+            raise ProviderError(UNUSABLE, retryable=False, internal="fal video as a data URI")
+        return await download_file(
+            self._downloads_client(),
+            url,
+            max_bytes=max_bytes,
+            timeout_seconds=self._video_timeout,
+        )
+
     async def _download(self, url: str) -> bytes:
         if url.startswith("data:"):
             header, _, payload = url.partition(",")
@@ -169,13 +248,11 @@ class FalProvider:
             data = decode_base64_image(payload, max_bytes=self._max_bytes)
             sniff_image(data)
             return data
-        import httpx
-
-        if self._downloads is None:
-            # A separate client: the fal key must never travel to the file host.
-            self._downloads = httpx.AsyncClient(timeout=self._timeout, follow_redirects=True)
         return await download_image(
-            self._downloads, url, max_bytes=self._max_bytes, timeout_seconds=self._timeout
+            self._downloads_client(),
+            url,
+            max_bytes=self._max_bytes,
+            timeout_seconds=self._timeout,
         )
 
 
@@ -227,6 +304,25 @@ def build_arguments(request: RenderRequest) -> dict[str, Any]:
         styles = [image for image in request.images if image.role != "selfie"]
         if styles:
             arguments["image_urls"] = [data_uri(i) for i in styles[:_MAX_STYLE_REFERENCES]]
+    return arguments
+
+
+def build_video_arguments(request: RenderRequest) -> dict[str, Any]:
+    """The JSON input for the fal video app behind `request.provider_model`."""
+    app = _VIDEO_APPS[request.provider_model]
+    assert request.duration is not None
+    assert request.aspect_ratio is not None
+    arguments: dict[str, Any] = {
+        "prompt": build_video_prompt(request.brief, duration=request.duration),
+        "aspect_ratio": request.aspect_ratio,
+        # fal's video apps take the length as one of their enum strings, not a number.
+        "duration": f"{request.duration}{app.duration_suffix}",
+        "resolution": app.resolutions.get(request.quality, app.resolutions["std"]),
+        **app.extra,
+    }
+    seed = _seed(request)
+    if seed is not None:
+        arguments["seed"] = seed
     return arguments
 
 
@@ -293,6 +389,25 @@ def _first_image_url(output: Any) -> str:
     if not isinstance(url, str) or not url:
         raise ProviderError(UNUSABLE, retryable=False, internal="fal result has no image URL")
     return url
+
+
+def _file_url(value: Any) -> str | None:
+    url = value.get("url") if isinstance(value, Mapping) else None
+    return url if isinstance(url, str) and url else None
+
+
+def _video_urls(output: Any) -> tuple[str, str | None]:
+    """The video's URL, and a still's URL when the app returns one beside it."""
+    if not isinstance(output, Mapping):
+        raise ProviderError(UNUSABLE, retryable=False, internal="fal result is not an object")
+    url = _file_url(output.get("video"))
+    if url is None:
+        raise ProviderError(UNUSABLE, retryable=False, internal="fal result has no video URL")
+    poster = next(
+        (found for key in ("thumbnail", "poster") if (found := _file_url(output.get(key)))),
+        None,
+    )
+    return url, poster
 
 
 def _is_transient(status: int) -> bool:

@@ -77,7 +77,17 @@ def _download_error(status: int) -> ProviderError:
 async def download_image(
     client: httpx.AsyncClient, url: str, *, max_bytes: int, timeout_seconds: float
 ) -> bytes:
-    """Fetch an image URL the provider returned, refusing anything over `max_bytes`.
+    """Fetch an image URL the provider returned, refusing anything over `max_bytes` or not an
+    image."""
+    data = await download_file(client, url, max_bytes=max_bytes, timeout_seconds=timeout_seconds)
+    sniff_image(data)
+    return data
+
+
+async def download_file(
+    client: httpx.AsyncClient, url: str, *, max_bytes: int, timeout_seconds: float
+) -> bytes:
+    """Fetch a file URL the provider returned, refusing anything over `max_bytes`.
 
     The body is streamed so an oversized or endless answer is cut off instead of buffered.
     Server errors and timeouts are retryable; other failures are final.
@@ -108,6 +118,4 @@ async def download_image(
         raise ProviderError(
             UNREACHABLE, retryable=True, internal=f"image download failed: {type(error).__name__}"
         ) from None
-    data = bytes(body)
-    sniff_image(data)
-    return data
+    return bytes(body)

@@ -75,3 +75,28 @@ def build_prompt(brief: Brief, *, selfies: int = 0, references: int = 0) -> str:
         lines.append(f"Additional direction from the creator: {brief.instruction.strip()}")
     lines.append("No watermarks, no borders, no extra text beyond what is asked.")
     return " ".join(lines)
+
+
+def build_video_prompt(brief: Brief, *, duration: int) -> str:
+    """A short clip for the same brief: an intro or an animated thumbnail, no burnt-in text.
+
+    Video models draw letters poorly, so the headline sets the subject and the studio's still
+    (the poster) carries the words.
+    """
+    platform = _PLATFORM_NAMES.get(brief.platform, "social media thumbnail").replace(
+        "thumbnail", "intro"
+    )
+    lines = [
+        f"A {duration}-second {_orientation(brief.width, brief.height)} video clip to open a "
+        f"{platform}: one striking scene with smooth, energetic camera motion.",
+    ]
+    if brief.headline:
+        lines.append(f'The scene illustrates the idea "{brief.headline}".')
+    if brief.subtext:
+        lines.append(f"Context: {brief.subtext}.")
+    if brief.vibe:
+        lines.append(f"Overall style and mood: {brief.vibe}.")
+    if brief.instruction:
+        lines.append(f"Additional direction from the creator: {brief.instruction.strip()}")
+    lines.append("No on-screen text, no captions, no watermarks.")
+    return " ".join(lines)

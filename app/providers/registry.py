@@ -5,32 +5,48 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from app.config import Settings, secret_value
 from app.kit.errors import Unprocessable
 from app.kit.render_pool import RenderPool
-from app.providers.base import ImageProvider
+from app.providers.base import ImageProvider, VideoProvider
 
 Quality = Literal["draft", "std", "4k"]
 QUALITIES: tuple[Quality, ...] = ("draft", "std", "4k")
+ModelKind = Literal["image", "video"]
+# Draft renders at half the long side for half the credits (rounded up: 1 credit is the least a
+# job costs); 4k at twice the credits.
+QUALITY_MULTIPLIERS: Mapping[str, float] = {"draft": 0.5, "std": 1.0, "4k": 2.0}
 MAX_VARIANTS = 4
 FOUR_K_LONG_SIDE = 3840
 MAX_SIDE = 4096
 
 
+class ModelChoices(BaseModel):
+    """Beside the message of a model error: the ids a client may pick instead."""
+
+    known_models: list[str] = Field(description="Every model id of the catalogue.")
+    available_models: list[str] | None = Field(
+        default=None, description="The models this server can render with now."
+    )
+
+
 class UnknownModel(Unprocessable):
     code = "unknown_model"
     message = "There is no such model."
+    fields = ModelChoices
 
 
 class ModelUnavailable(Unprocessable):
     code = "model_unavailable"
     message = "This model is not available on this server."
+    fields = ModelChoices
 
 
 class InvalidModelParameter(Unprocessable):
@@ -71,6 +87,18 @@ class ParamSpec:
 
 
 SEED = ParamSpec("int", "Fixed seed for repeatable results.", 0, 2_147_483_647)
+VIDEO_QUALITIES: tuple[str, ...] = ("draft", "std")
+
+
+def closest_ratio(ratios: tuple[str, ...], width: int, height: int) -> str:
+    """Of `ratios` ("16:9", ...), the one nearest to width:height on a log scale."""
+    target = math.log(width / height)
+
+    def distance(ratio: str) -> float:
+        w, h = ratio.split(":")
+        return abs(math.log(int(w) / int(h)) - target)
+
+    return min(ratios, key=distance)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,19 +108,56 @@ class ModelSpec:
     provider: Literal["studio", "gemini", "seedream", "fal"]
     provider_model: str
     description: str
-    credits_per_image: int
-    quality_multipliers: Mapping[str, int] = field(
-        default_factory=lambda: {"draft": 1, "std": 1, "4k": 2}
-    )
+    credits_per_image: int = 0
+    quality_multipliers: Mapping[str, float] = field(default_factory=lambda: QUALITY_MULTIPLIERS)
     max_variants: int = MAX_VARIANTS
     params: Mapping[str, ParamSpec] = field(default_factory=dict)
     max_selfies: int = 1
     max_references: int = 0
     needs_reference: bool = False
     strengths: tuple[str, ...] = ()
+    kind: ModelKind = "image"
+    qualities: tuple[str, ...] = QUALITIES
+    # Video models: charged per second of output, for one of the durations they can make.
+    credits_per_second: int = 0
+    durations: tuple[int, ...] = ()
+    aspect_ratios: tuple[str, ...] = ()
 
-    def cost(self, quality: str, variants: int) -> int:
-        return self.credits_per_image * self.quality_multipliers[quality] * variants
+    def cost(self, quality: str, variants: int, duration: int | None = None) -> int:
+        multiplier = self.quality_multipliers[quality]
+        if self.kind == "video":
+            seconds = duration if duration is not None else self.durations[0]
+            return max(1, math.ceil(self.credits_per_second * seconds * multiplier))
+        return max(1, math.ceil(self.credits_per_image * variants * multiplier))
+
+    def check_quality(self, quality: str) -> str:
+        if quality not in self.qualities:
+            raise InvalidModelParameter(
+                f"Model '{self.id}' renders at quality {', '.join(self.qualities)} only."
+            )
+        return quality
+
+    def check_duration(self, duration: int | None) -> int:
+        """The video length asked for, or the model's shortest; only lengths it can make."""
+        if duration is None:
+            return self.durations[0]
+        if duration not in self.durations:
+            allowed = ", ".join(str(seconds) for seconds in self.durations)
+            raise InvalidModelParameter(
+                f"Model '{self.id}' makes videos of {allowed} seconds, not {duration}."
+            )
+        return duration
+
+    def check_aspect_ratio(self, aspect_ratio: str | None, width: int, height: int) -> str:
+        """The aspect ratio asked for, or the one of the model's closest to the project's."""
+        if aspect_ratio is None:
+            return closest_ratio(self.aspect_ratios, width, height)
+        if aspect_ratio not in self.aspect_ratios:
+            raise InvalidModelParameter(
+                f"Model '{self.id}' takes the aspect ratios {', '.join(self.aspect_ratios)}, "
+                f"not '{aspect_ratio}'."
+            )
+        return aspect_ratio
 
     def check_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         checked = {}
@@ -217,6 +282,54 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         max_references=3,
         strengths=("text",),
     ),
+    ModelSpec(
+        id="studio_motion",
+        label="Studio Motion",
+        provider="studio",
+        provider_model="studio-motion-v1",
+        description="Built-in animator: your studio thumbnail as a short looping zoom (WebP).",
+        kind="video",
+        credits_per_second=1,
+        durations=(2, 3, 4),
+        aspect_ratios=("16:9", "9:16", "1:1"),
+        qualities=VIDEO_QUALITIES,
+        max_variants=1,
+        max_selfies=1,
+        max_references=1,
+        strengths=("motion", "fast", "no_key_needed"),
+    ),
+    ModelSpec(
+        id="wan_25",
+        label="Wan 2.5",
+        provider="fal",
+        provider_model="fal-ai/wan-25-preview/text-to-video",
+        description="Alibaba Wan 2.5 on fal: text-to-video intros, 480p drafts or 720p.",
+        kind="video",
+        credits_per_second=2,
+        durations=(5, 10),
+        aspect_ratios=("16:9", "9:16", "1:1"),
+        qualities=VIDEO_QUALITIES,
+        params={"seed": SEED},
+        max_variants=1,
+        max_selfies=0,
+        strengths=("motion",),
+    ),
+    ModelSpec(
+        id="veo3_fast",
+        label="Veo 3 Fast",
+        provider="fal",
+        provider_model="fal-ai/veo3/fast",
+        description="Google Veo 3 Fast on fal: cinematic clips for Shorts intros, no audio.",
+        kind="video",
+        credits_per_second=3,
+        durations=(4, 6, 8),
+        aspect_ratios=("16:9", "9:16"),
+        qualities=VIDEO_QUALITIES,
+        params={"seed": SEED},
+        max_variants=1,
+        max_selfies=0,
+        strengths=("motion", "photoreal"),
+    ),
 )
 
 MODELS: dict[str, ModelSpec] = {spec.id: spec for spec in CATALOGUE}
@@ -234,12 +347,24 @@ _ADAPTERS: dict[str, tuple[str, str, str | None]] = {
     "seedream": ("app.providers.seedream", "SeedreamProvider", "bytedance_api_key"),
     "fal": ("app.providers.fal", "FalProvider", "fal_key"),
 }
+# Video models by provider: fal's adapter makes both; the studio animates in a module of its own.
+_VIDEO_ADAPTERS: dict[str, tuple[str, str]] = {
+    "studio": ("app.providers.studio.motion", "StudioMotionProvider"),
+}
 
 
-def get_model(model_id: str) -> ModelSpec:
+def get_model(model_id: str, settings: Settings | None = None) -> ModelSpec:
+    """The catalogue entry of `model_id`; with `settings`, the refusal also names the models
+    available on this server."""
     spec = MODELS.get(model_id)
     if spec is None:
-        raise UnknownModel(f"Unknown model '{model_id}'. See GET /api/v1/models for the list.")
+        available = available_models(settings) if settings is not None else None
+        choices = ", ".join(available if available is not None else MODELS)
+        which = "available" if available is not None else "known"
+        raise UnknownModel(
+            f"Unknown model '{model_id}'. The {which} models are: {choices}.",
+            extra=ModelChoices(known_models=list(MODELS), available_models=available),
+        )
     return spec
 
 
@@ -248,15 +373,29 @@ def is_available(spec: ModelSpec, settings: Settings) -> bool:
     return key_setting is None or bool(secret_value(getattr(settings, key_setting)))
 
 
+def available_models(settings: Settings) -> list[str]:
+    return [spec.id for spec in CATALOGUE if is_available(spec, settings)]
+
+
 def require_available(spec: ModelSpec, settings: Settings) -> None:
     if not is_available(spec, settings):
+        available = available_models(settings)
         raise ModelUnavailable(
-            f"The model '{spec.id}' is not configured on this server; choose another one."
+            f"The model '{spec.id}' is not configured on this server. "
+            f"Choose one of: {', '.join(available)}.",
+            extra=ModelChoices(known_models=list(MODELS), available_models=available),
         )
 
 
+DRAFT_MIN_SIDE = 256  # the smallest side any renderer takes
+
+
 def render_size(width: int, height: int, quality: str) -> tuple[int, int]:
-    """The size renders are delivered at: the project's size, scaled up to 4K for `4k`."""
+    """The size renders are delivered at: the project's size, half of it for `draft`, scaled
+    up to 4K for `4k`."""
+    if quality == "draft":
+        scale = max(0.5, DRAFT_MIN_SIDE / min(width, height))
+        return round(width * scale), round(height * scale)
     if quality != "4k":
         return width, height
     scale = min(FOUR_K_LONG_SIDE / max(width, height), MAX_SIDE / max(width, height))
@@ -285,6 +424,20 @@ class ProviderRegistry:
                 provider = provider_class(self.settings)
             self._providers[spec.provider] = provider
         return provider
+
+    def video_for_model(self, spec: ModelSpec) -> VideoProvider:
+        if spec.provider not in _VIDEO_ADAPTERS:
+            provider: VideoProvider = self.for_model(spec)  # type: ignore[assignment]
+            return provider
+        key = f"{spec.provider}:video"
+        cached = self._providers.get(key)
+        if cached is None:
+            module_name, class_name = _VIDEO_ADAPTERS[spec.provider]
+            provider_class = getattr(importlib.import_module(module_name), class_name)
+            cached = provider_class(self.settings, render_pool=self.render_pool)
+            self._providers[key] = cached
+        video: VideoProvider = cached  # type: ignore[assignment]
+        return video
 
     def max_concurrency(self, provider: str) -> int:
         if provider == "studio":

@@ -1,7 +1,7 @@
 """Project style set by chat directions, and the edits stored on chat messages.
 
 Revision ID: 0009_project_style
-Revises: 0005_payments
+Revises: 0008_job_outputs
 Create Date: 2026-12-02
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009_project_style"
-down_revision: str | None = "0005_payments"
+down_revision: str | None = "0008_job_outputs"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -12,6 +12,8 @@ from fastapi import FastAPI
 from PIL import ImageChops
 
 from app.credits import repository as credits_repository
+from app.jobs.delivery import delivery_for
+from app.jobs.imaging import deliver_still
 from app.providers.studio import StudioBrief, render_thumbnail
 from tests.auth.test_router import assert_error
 from tests.chat.test_router import new_chat
@@ -43,6 +45,11 @@ async def project_of(client: httpx.AsyncClient, user: TestUser, project_id: str)
     assert response.status_code == 200
     project: dict[str, Any] = response.json()
     return project
+
+
+def delivered(png: bytes) -> bytes:
+    """The studio's picture as the pipeline stores a YouTube render: JPEG within its limit."""
+    return deliver_still(png, 1280, 720, "jpeg", delivery_for("youtube").max_bytes).data
 
 
 async def render_of(client: httpx.AsyncClient, job: dict[str, Any]) -> bytes:
@@ -112,7 +119,7 @@ class TestDirectionsEditTheProject:
         expected = render_thumbnail(
             studio_brief(background_color="#ff0000", headline_scale=1.25), seed=job["id"], variant=0
         )
-        assert png == expected
+        assert png == delivered(expected)
         # ...which differs clearly from the picture before the edit, with the same seed.
         before = render_thumbnail(studio_brief(), seed=job["id"], variant=0)
         assert changed_share(png, before) > 0.3
@@ -122,10 +129,12 @@ class TestDirectionsEditTheProject:
         again = await say(client, user, chat, "another variant", generate=True)
         assert [e["field"] for e in again["message"]["edits"]["applied"]] == ["variant"]
         second = await wait_for_job(client, app, user, again["job"]["id"])
-        assert await render_of(client, second) == render_thumbnail(
-            studio_brief(background_color="#ff0000", headline_scale=1.25),
-            seed=second["id"],
-            variant=0,
+        assert await render_of(client, second) == delivered(
+            render_thumbnail(
+                studio_brief(background_color="#ff0000", headline_scale=1.25),
+                seed=second["id"],
+                variant=0,
+            )
         )
         assert await assert_ledger_matches(app, user) == 8
 
@@ -155,8 +164,10 @@ class TestDirectionsEditTheProject:
         job = await wait_for_job(client, app, user, exchange["job"]["id"])
         png = await render_of(client, job)
         photo = (await fetch(client, selfie["url"])).content
-        assert png == render_thumbnail(
-            studio_brief(selfie=photo, person_side="left"), seed=job["id"], variant=0
+        assert png == delivered(
+            render_thumbnail(
+                studio_brief(selfie=photo, person_side="left"), seed=job["id"], variant=0
+            )
         )
         # Variant 0 puts the photo on the right unless told otherwise.
         default = render_thumbnail(studio_brief(selfie=photo), seed=job["id"], variant=0)
@@ -274,10 +285,12 @@ class TestJobPrompt:
         job = await wait_for_job(client, app, user, response.json()["id"])
         assert job["instruction"] == 'headline "PROMPTED" on a gold background'
         png = await render_of(client, job)
-        assert png == render_thumbnail(
-            studio_brief(headline="PROMPTED", background_color="#ffd700"),
-            seed=job["id"],
-            variant=0,
+        assert png == delivered(
+            render_thumbnail(
+                studio_brief(headline="PROMPTED", background_color="#ffd700"),
+                seed=job["id"],
+                variant=0,
+            )
         )
         stored = await project_of(client, user, project["id"])
         assert (stored["headline"], stored["background_color"]) == (BASE["headline"], None)

@@ -105,8 +105,20 @@ class TestRenders:
         renders = named(events, "render")
         assert [event.data["variant"] for event in renders] == [0, 1]
         for event in renders:
-            assert set(event.data) == {"variant", "url", "width", "height"}
+            # The same render object as GET /jobs/{id} lists.
+            assert set(event.data) == {
+                "variant",
+                "url",
+                "width",
+                "height",
+                "format",
+                "content_type",
+                "size_bytes",
+                "download_url",
+                "poster_url",
+            }
             assert (event.data["width"], event.data["height"]) == (1280, 720)
+            assert (event.data["format"], event.data["content_type"]) == ("jpeg", "image/jpeg")
             image = await client.get(event.data["url"])
             assert image.status_code == 200
         sent = named(events, "render", "status", "end")

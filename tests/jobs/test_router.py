@@ -96,9 +96,39 @@ class TestSubmitAndRun:
             headers=user.headers,
         )
         assert_error(response, 402, "insufficient_credits")
+        refusal = response.json()
+        assert (refusal["cost_credits"], refusal["balance"]) == (3, 2)
+        assert "costs 3 credits" in refusal["detail"]
+        assert "balance is 2" in refusal["detail"]
         assert await balance(client, user) == 2
         jobs = (await client.get(f"{API}/jobs?include_total=true", headers=user.headers)).json()
         assert jobs["total"] == 1
+
+    async def test_an_unavailable_model_names_the_ones_that_work(
+        self, client: httpx.AsyncClient, app: FastAPI
+    ):
+        user = await create_user(app)
+        project = await create_project(client, user)
+        response = await client.post(
+            f"{API}/jobs",
+            json={"project_id": project["id"], "model": "nano_banana"},
+            headers=user.headers,
+        )
+        assert_error(response, 422, "model_unavailable")
+        refusal = response.json()
+        # The test settings carry no provider keys: only the built-in designer renders.
+        assert refusal["available_models"] == ["studio"]
+        assert "studio" in refusal["detail"]
+        assert "nano_banana" in refusal["known_models"]
+        assert "API_KEY" not in refusal["detail"]
+        response = await client.post(
+            f"{API}/jobs",
+            json={"project_id": project["id"], "model": "dall-e-9"},
+            headers=user.headers,
+        )
+        assert_error(response, 422, "unknown_model")
+        assert response.json()["available_models"] == ["studio"]
+        assert await balance(client, user) == 10
 
     @pytest.mark.parametrize(
         ("body", "code"),

@@ -42,13 +42,29 @@ class TestSchema:
     async def test_a_422_of_the_api_is_declared_beside_fastapis_list(self, schema: dict):
         declared = schema["paths"][f"{API}/jobs"]["post"]["responses"]["422"]
         refs = declared["content"]["application/json"]["schema"]["anyOf"]
+        # Model errors name the models one may pick instead, beside the shared fields.
         assert {ref["$ref"].rsplit("/", 1)[1] for ref in refs} == {
             "ErrorBody",
+            "ModelChoicesError",
             "HTTPValidationError",
         }
         assert {"ErrorBody", "HTTPValidationError", "ValidationError"} <= set(
             schema["components"]["schemas"]
         )
+
+    async def test_errors_with_fields_extend_the_shared_body(self, schema: dict):
+        components = schema["components"]["schemas"]
+        for name, fields in [
+            ("ModelChoicesError", {"known_models", "available_models"}),
+            ("CreditShortfallError", {"cost_credits", "balance"}),
+        ]:
+            shared, own = components[name]["allOf"]
+            assert shared == {"$ref": "#/components/schemas/ErrorBody"}
+            assert set(own["properties"]) == fields
+        declared = schema["paths"][f"{API}/jobs"]["post"]["responses"]["402"]
+        assert declared["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/CreditShortfallError"
+        }
 
     async def test_errors_of_the_event_stream_are_json(self, schema: dict):
         responses = schema["paths"][f"{API}/jobs/{{job_id}}/events"]["get"]["responses"]

@@ -128,6 +128,89 @@ class TestAvatar:
         assert_error(response, 401, "not_authenticated")
 
 
+class TestProfilePhotoAsset:
+    """`POST /assets/upload` with `type=profile_photo` sets the avatar as /profile/avatar does."""
+
+    async def test_becomes_the_avatar(
+        self, client: httpx.AsyncClient, app: FastAPI, user: TestUser, other: TestUser
+    ):
+        theirs = (await post_avatar(client, other, image_bytes())).json()["avatar_url"]
+        response = await upload(
+            client, user, image_bytes("PNG", (2000, 1000)), type="profile_photo"
+        )
+        assert response.status_code == 201, response.text
+        asset = response.json()
+        assert asset["type"] == "profile_photo"
+        assert (asset["width"], asset["height"]) == (1024, 512)
+        profile = (await client.get(f"{API}/profile", headers=user.headers)).json()
+        url = profile["avatar_url"]
+        assert url.startswith(f"http://test{API}/files/profile_photos/{user.id}/avatar-")
+        served = await fetch(client, url)
+        assert served.status_code == 200
+        assert open_image(served.content).size == (1024, 512)
+        assert (await fetch(client, asset["url"])).status_code == 200
+        listed = await client.get(f"{API}/assets?type=profile_photo", headers=user.headers)
+        assert [item["id"] for item in listed.json()["items"]] == [asset["id"]]
+        # Nobody else's profile moves.
+        other_profile = (await client.get(f"{API}/profile", headers=other.headers)).json()
+        assert other_profile["avatar_url"] == theirs
+
+    async def test_a_second_one_replaces_the_first(
+        self, client: httpx.AsyncClient, app: FastAPI, user: TestUser
+    ):
+        await upload(client, user, image_bytes("PNG"), type="profile_photo")
+        first = (await client.get(f"{API}/profile", headers=user.headers)).json()["avatar_url"]
+        response = await upload(client, user, image_bytes("WEBP"), type="profile_photo")
+        assert response.status_code == 201, response.text
+        second = (await client.get(f"{API}/profile", headers=user.headers)).json()["avatar_url"]
+        assert first != second
+        assert second.endswith(".webp")
+        assert (await fetch(client, first)).status_code == 404
+        assert len(files_under(app, "profile_photos", user.id)) == 1
+
+    async def test_other_types_leave_the_avatar_alone(
+        self, client: httpx.AsyncClient, app: FastAPI, user: TestUser
+    ):
+        response = await upload(client, user, image_bytes("PNG", (2000, 1000)), type="selfie")
+        assert response.status_code == 201, response.text
+        assert (response.json()["width"], response.json()["height"]) == (2000, 1000)
+        profile = (await client.get(f"{API}/profile", headers=user.headers)).json()
+        assert profile["avatar_url"] is None
+        assert files_under(app, "profile_photos", user.id) == []
+
+    @pytest.mark.parametrize(
+        ("data", "status", "code"),
+        [
+            (image_bytes("GIF"), 415, "unsupported_media_type"),
+            (png_declaring(20_000, 20_000), 422, "image_too_large"),
+        ],
+        ids=["gif", "pixel-bomb"],
+    )
+    async def test_bad_images_change_nothing(
+        self,
+        client: httpx.AsyncClient,
+        app: FastAPI,
+        user: TestUser,
+        data: bytes,
+        status: int,
+        code: str,
+    ):
+        response = await upload(client, user, data, type="profile_photo")
+        assert_error(response, status, code)
+        profile = (await client.get(f"{API}/profile", headers=user.headers)).json()
+        assert profile["avatar_url"] is None
+        assert files_under(app, "profile_photos", user.id) == []
+        assert files_under(app, "user_assets", user.id) == []
+
+    async def test_needs_a_signed_in_caller(self, client: httpx.AsyncClient):
+        response = await client.post(
+            f"{API}/assets/upload",
+            data={"type": "profile_photo"},
+            files={"file": ("me.png", image_bytes(), "image/png")},
+        )
+        assert_error(response, 401, "not_authenticated")
+
+
 class TestAccountDeletion:
     async def test_removes_the_persons_files_in_every_bucket_and_no_one_elses(
         self, client: httpx.AsyncClient, app: FastAPI, user: TestUser, other: TestUser

@@ -75,6 +75,19 @@ class TestCreate:
             f"{API}/projects", json={"model_pref": "dall-e-9"}, headers=user.headers
         )
         assert_error(response, 422, "unknown_model")
+        refusal = response.json()
+        assert {"studio", "nano_banana", "flux_schnell"} <= set(refusal["known_models"])
+        assert "studio" in refusal["detail"]
+        project = await create_project(client, user, model_pref="studio")
+        response = await client.patch(
+            f"{API}/projects/{project['id']}",
+            json={"model_pref": "gpt-image"},
+            headers=user.headers,
+        )
+        assert_error(response, 422, "unknown_model")
+        assert "nano_banana" in response.json()["known_models"]
+        kept = await client.get(f"{API}/projects/{project['id']}", headers=user.headers)
+        assert kept.json()["model_pref"] == "studio"
 
     async def test_assets_that_do_not_exist_are_422(self, client: httpx.AsyncClient, app: FastAPI):
         user = await create_user(app)

@@ -16,7 +16,10 @@ from app.providers.studio.fitting import (
     drawable_text,
     fit_text,
 )
-from app.providers.studio.layouts import plan_layout
+from app.providers.studio.layouts import frame_box, plan_layout
+from app.providers.studio.lettering import set_text_block
+from app.providers.studio.render import stack_tall
+from app.providers.studio.styles import VIBE_STYLES
 
 SELFIE_GREEN = (20, 190, 70)
 
@@ -220,6 +223,32 @@ class TestSelfie:
             brief(headline="", subtext=None, reference=reference), seed="ref", variant=0
         )
         assert mean_difference(plain, textured) > 3
+
+
+class TestTallStack:
+    @pytest.mark.parametrize("vibe", VIBES)
+    def test_photo_and_text_stack_in_the_middle(self, vibe: str) -> None:
+        """On 9:16 the framed photo and the text stack up centred, the photo taking the rest."""
+        style = VIBE_STYLES[vibe]
+        for variant in range(4):
+            request = brief(width=1080, height=1920, vibe=vibe, selfie=flat_selfie())
+            layout = plan_layout(1080, 1920, variant, True, None)
+            text = set_text_block((1080, 1920), request, layout, style)
+            stacked, moved = stack_tall(layout, text, style.frame, (1080, 1920))
+            assert stacked.selfie_box is not None
+            assert layout.selfie_box is not None
+            photo = frame_box(stacked.selfie_box, style.frame)
+            top, bottom = min(photo[1], moved.top), max(photo[3], moved.bottom)
+            # Photo and words do not overlap, and the stack sits centred in the layout's span.
+            assert photo[3] <= moved.top or moved.bottom <= photo[1]
+            span_top = min(layout.selfie_box[1], layout.text_box[1])
+            span_bottom = max(layout.selfie_box[3], layout.text_box[3])
+            assert abs((top - span_top) - (span_bottom - bottom)) <= 2
+            # The frame is as large as the width or the remaining height allows.
+            remaining = span_bottom - span_top - text.block.height - 2 * text.gap
+            assert photo[3] - photo[1] >= remaining - 2 or (
+                photo[2] - photo[0] >= stacked.selfie_box[2] - stacked.selfie_box[0] - 2
+            )
 
 
 class TestText:

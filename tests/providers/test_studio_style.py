@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
-from PIL import ImageChops
+from PIL import Image, ImageChops
 
+from app.config import Settings
 from app.providers.studio import VIBES, render_thumbnail
+from app.providers.studio.cutout import cutout_available
 from app.providers.studio.layouts import plan_layout
-from app.providers.studio.lettering import fit_text_block
+from app.providers.studio.lettering import set_text_block
 from app.providers.studio.palette import contrast, hex_to_rgb, varied_palette, with_colours
 from app.providers.studio.styles import VIBE_STYLES
 from tests.providers.test_studio import (
@@ -22,6 +25,7 @@ from tests.providers.test_studio import (
     flat_selfie,
     mean_difference,
 )
+from tests.providers.test_studio_cutout import PORTRAIT
 
 SIZES = [(1280, 720), (1080, 1920), (1080, 1080)]
 
@@ -36,6 +40,13 @@ def share_near(png: bytes, colour: tuple[int, int, int], tolerance: int = 60) ->
         if all(abs(a - b) <= tolerance for a, b in zip(pixel, colour, strict=True))
     )
     return close / len(pixels)
+
+
+def navy_pixels(image: Image.Image) -> int:
+    """Dark pixels that are not a shade of red: a navy uniform on a red background."""
+    data = image.tobytes()
+    pixels = (data[i : i + 3] for i in range(0, len(data), 3))
+    return sum(1 for r, g, b in pixels if max(r, g, b) < 70 and r - b < 15)
 
 
 class TestBackgroundColour:
@@ -101,15 +112,15 @@ class TestHeadlineScale:
             layout = plan_layout(width, height, variant, selfie, None)
             sizes = []
             for scale in (0.5, 0.8, 1.0, 1.25, 1.5):
-                block = fit_text_block(
+                plan = set_text_block(
                     (width, height),
                     brief(width=width, height=height, headline_scale=scale),
                     layout,
                     style,
                 )
-                assert block.headline is not None
-                sizes.append(block.headline.size)
-                left, top, right, bottom = block.box
+                assert plan.block.headline is not None
+                sizes.append(plan.block.headline.size)
+                left, top, right, bottom = plan.box
                 assert 0 <= left < right <= width
                 assert 0 <= top < bottom <= height
             assert sizes == sorted(sizes), (layout.name, sizes)
@@ -119,8 +130,10 @@ class TestHeadlineScale:
     def test_a_bigger_headline_beside_a_photo_is_clearly_bigger(self) -> None:
         style = VIBE_STYLES["bold"]
         layout = plan_layout(1280, 720, 0, True, None)
-        natural = fit_text_block((1280, 720), brief(), layout, style).headline
-        bigger = fit_text_block((1280, 720), brief(headline_scale=1.25), layout, style).headline
+        natural = set_text_block((1280, 720), brief(), layout, style).block.headline
+        bigger = set_text_block(
+            (1280, 720), brief(headline_scale=1.25), layout, style
+        ).block.headline
         assert natural is not None
         assert bigger is not None
         assert bigger.size >= natural.size * 1.15
@@ -141,11 +154,13 @@ class TestHeadlineScale:
 class TestPersonSide:
     @pytest.mark.parametrize(("width", "height"), SIZES)
     @pytest.mark.parametrize("side", ["left", "right"])
+    @pytest.mark.parametrize("cutout", [False, True])
     def test_every_variant_puts_the_photo_on_that_side(
-        self, width: int, height: int, side: str
+        self, width: int, height: int, side: str, cutout: bool
     ) -> None:
         for variant in range(4):
-            layout = plan_layout(width, height, variant, True, None, side)
+            layout = plan_layout(width, height, variant, True, None, side, cutout=cutout)
+            assert layout.cutout == cutout
             assert layout.selfie_box is not None
             centre_x = (layout.selfie_box[0] + layout.selfie_box[2]) / 2
             assert (centre_x < width / 2) == (side == "left"), (layout.name, variant)
@@ -181,3 +196,60 @@ class TestPersonSide:
         plain = render_thumbnail(brief(), seed="none", variant=2)
         assert render_thumbnail(brief(person_side="left"), seed="none", variant=2) == plain
         assert replace(brief(), person_side="left").selfie is None
+
+
+class TestCutOutPerson:
+    @pytest.mark.parametrize(("width", "height"), SIZES)
+    @pytest.mark.parametrize("side", ["left", "right"])
+    def test_a_bigger_headline_keeps_off_the_face(self, width: int, height: int, side: str) -> None:
+        style = VIBE_STYLES["bold"]
+        for variant in range(4):
+            layout = plan_layout(width, height, variant, True, None, side, cutout=True)
+            assert layout.selfie_box is not None
+            person_left, person_top, person_right, person_bottom = layout.selfie_box
+            centre, reach = (person_left + person_right) / 2, (person_right - person_left) / 4
+            above = layout.text_box[3] <= person_top + (person_bottom - person_top) * 0.05
+            request = brief(width=width, height=height)
+            natural = set_text_block((width, height), request, layout, style)
+            bigger = set_text_block(
+                (width, height), replace(request, headline_scale=1.5), layout, style
+            )
+            assert natural.block.headline is not None
+            assert bigger.block.headline is not None
+            assert bigger.block.headline.size > natural.block.headline.size, layout.name
+            left, _, right, bottom = bigger.box
+            assert 0 <= left < right <= width
+            # Beside the person the text stops short of the face; above, it stays above.
+            if above:
+                assert bottom <= max(layout.text_box[3], person_top), layout.name
+            elif side == "left":
+                assert left >= min(layout.text_box[0], centre + reach) - 1, layout.name
+            else:
+                assert right <= max(layout.text_box[2], centre - reach) + 1, layout.name
+
+    @pytest.mark.parametrize("side", ["left", "right"])
+    def test_the_person_is_cut_out_on_that_side(self, side: str) -> None:
+        models = Settings().cutout_models_dir
+        assert models is not None
+        models = models if models.is_absolute() else Path(__file__).parents[2] / models
+        if not cutout_available(models):
+            pytest.fail(f"cutout models or runtime missing in {models}")
+        request = brief(
+            selfie=PORTRAIT.read_bytes(),
+            person_side=side,
+            background_color="#ff0000",
+            headline_scale=1.5,
+        )
+        for variant in range(4):
+            png = render_thumbnail(request, seed="cut", variant=variant, cutout_models=models)
+            assert png == render_thumbnail(
+                request, seed="cut", variant=variant, cutout_models=models
+            )
+            # Her navy uniform fills the bottom of the person's half; red fills the other.
+            bottom = decoded(png).convert("RGB").resize((160, 90)).crop((0, 60, 160, 90))
+            left, right = (
+                navy_pixels(bottom.crop((0, 0, 80, 30))),
+                navy_pixels(bottom.crop((80, 0, 160, 30))),
+            )
+            person, other = (left, right) if side == "left" else (right, left)
+            assert person > 2 * other + 100, (variant, left, right)

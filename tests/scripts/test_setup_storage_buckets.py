@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -15,6 +18,7 @@ from tests.conftest import make_settings
 from tests.storage.conftest import SERVICE_KEY, SupabaseStorageServer, storage_client
 from tests.support.services import free_loopback_port
 
+ROOT = Path(__file__).resolve().parents[2]
 IMAGE_TYPES = ["image/png", "image/jpeg", "image/webp"]
 
 
@@ -129,12 +133,65 @@ class TestBuckets:
         assert await asyncio.to_thread(main, []) == 0
         assert "already there  renders" in capsys.readouterr().out
 
-    def test_refuses_to_run_without_supabase_settings(
+    def test_without_supabase_settings_it_explains_what_it_would_do(
+        self, env: pytest.MonkeyPatch, supabase: SupabaseStorageServer, capsys
+    ) -> None:
+        env.delenv("SUPABASE_URL")
+        env.delenv("SUPABASE_SERVICE_ROLE_KEY")
+        env.setenv("RENDERS_BUCKET", "mugshot-renders")
+        env.setenv("PROVIDER_OUTPUT_MAX_BYTES", "4096")
+
+        assert main([]) == 0
+
+        captured = capsys.readouterr()
+        assert captured.err == ""
+        out = captured.out
+        settings = make_settings()
+        assert "nothing was changed" in out
+        assert (
+            f"user_assets      private, at most {settings.max_upload_bytes} bytes, "
+            "image/png, image/jpeg, image/webp"
+        ) in out
+        assert f"profile_photos   public, at most {settings.max_upload_bytes} bytes" in out
+        assert "mugshot-renders  public, at most 4096 bytes" in out
+        for name in ("SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "USER_ASSETS_BUCKET"):
+            assert name in out
+        assert supabase.state.requests == []
+        assert supabase.state.buckets == {}
+
+    def test_run_as_a_program_without_settings_it_exits_0(self, tmp_path: Path) -> None:
+        environment = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith(("SUPABASE_", "DATABASE_"))
+        }
+        environment["DATA_DIR"] = str(tmp_path / "data")
+        finished = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "setup_storage_buckets.py")],
+            cwd=tmp_path,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert finished.returncode == 0, finished.stderr
+        assert "SUPABASE_SERVICE_ROLE_KEY" in finished.stdout
+        assert "user_assets" in finished.stdout
+
+    def test_refuses_half_a_configuration_or_a_change_it_cannot_make(
         self, env: pytest.MonkeyPatch, supabase: SupabaseStorageServer, capsys
     ) -> None:
         env.setenv("SUPABASE_SERVICE_ROLE_KEY", "")
         assert main([]) == 1
-        assert "SUPABASE_SERVICE_ROLE_KEY" in capsys.readouterr().err
+        assert "error: SUPABASE_SERVICE_ROLE_KEY must be set" in capsys.readouterr().err
+        env.setenv("SUPABASE_URL", "")
+        for flags in (["--update"], ["--apply-sql"]):
+            assert main(flags) == 1
+            assert "SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY must be set" in (
+                capsys.readouterr().err
+            )
+        assert supabase.state.requests == []
         env.setenv("SUPABASE_SERVICE_ROLE_KEY", SERVICE_KEY)
         env.setenv("SUPABASE_URL", "")
         assert main(["--apply-sql"]) == 1

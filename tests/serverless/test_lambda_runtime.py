@@ -53,7 +53,7 @@ HANDLER = "app.lambda_handler.handler"
 LEASE_SECONDS = 5
 # Lambda waits about 1 and 2 minutes before it retries a failed async event.
 RETRY_DELAYS = (60.0, 120.0)
-DRAFT_COST = 2
+DRAFT_COST = 1  # two studio drafts: half of two credits
 
 StartFunction = Callable[..., LambdaService]
 
@@ -210,8 +210,9 @@ async def assert_served_and_balanced(
     for render in renders:
         image = await api.request("GET", render["url"])
         assert image.status == 200, render["url"]
-        assert image.headers["content-type"] == "image/png"
-        assert image.body.startswith(b"\x89PNG\r\n\x1a\n")
+        # A YouTube project's renders are JPEG (YouTube takes thumbnails up to 2 MB).
+        assert image.headers["content-type"] == "image/jpeg"
+        assert image.body.startswith(b"\xff\xd8\xff")
     user_id = (await load_job(app, job_id)).user_id
     assert await ledger(app, user_id) == (10 - DRAFT_COST, 10 - DRAFT_COST)
     async with app.state.ports.database.sessionmaker() as session:

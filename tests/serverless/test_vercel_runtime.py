@@ -212,7 +212,7 @@ class TestJobsUnderTheRuntime:
             assert url.netloc == HOST
             picture = function.request("GET", f"{url.path}?{url.query}", client_ip=ip)
             assert picture.status_code == 200
-            assert picture.headers["content-type"] == "image/png"
+            assert picture.headers["content-type"] == "image/jpeg"  # YouTube takes JPEG
             assert open_image(picture.content).size == (1280, 720)
             assert (render["width"], render["height"]) == (1280, 720)
 

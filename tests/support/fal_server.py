@@ -8,6 +8,7 @@ import hmac
 import io
 import json
 import math
+import struct
 import threading
 import uuid
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ Fault = Literal[
     "nsfw",
     "content_policy",
     "not_an_image",
+    "not_a_video",
     "slow",
     "failed",
 ]
@@ -63,15 +65,37 @@ class ModelSchema:
     """The input a hosted model accepts, as far as these tests need it."""
 
     app_id: str
-    size: Literal["image_size", "aspect_ratio", "input_image"]
+    size: Literal["image_size", "aspect_ratio", "input_image", "video"]
     fields: frozenset[str]
     required: tuple[str, ...] = ("prompt",)
     enums: dict[str, tuple[str, ...]] = field(default_factory=dict)
     safety_checker: bool = True  # flux models report has_nsfw_concepts; ideogram does not
     default_size: str = "square_hd"
+    # Video apps: frame size by (resolution, aspect ratio), and their defaults.
+    frames: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    default_video: tuple[str, str, str] = ("720p", "16:9", "5")  # resolution, ratio, duration
 
 
 _COMMON = frozenset({"prompt", "seed", "num_images", "sync_mode"})
+
+
+def _video_frames(
+    resolutions: dict[str, tuple[int, int]], ratios: tuple[str, ...]
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """(resolution, ratio) -> frame size: landscape as given, portrait swapped, square short."""
+    frames: dict[tuple[str, str], tuple[int, int]] = {}
+    for resolution, (long_side, short_side) in resolutions.items():
+        for ratio in ratios:
+            w, h = (int(part) for part in ratio.split(":"))
+            if w > h:
+                frames[(resolution, ratio)] = (long_side, short_side)
+            elif w < h:
+                frames[(resolution, ratio)] = (short_side, long_side)
+            else:
+                frames[(resolution, ratio)] = (short_side, short_side)
+    return frames
+
+
 MODELS: dict[str, ModelSchema] = {
     schema.app_id: schema
     for schema in (
@@ -139,6 +163,60 @@ MODELS: dict[str, ModelSchema] = {
                 "style": ("AUTO", "GENERAL", "REALISTIC", "DESIGN"),
             },
             safety_checker=False,
+        ),
+        # Video apps take their length as an enum of strings and answer with a `video` file.
+        ModelSchema(
+            "fal-ai/wan-25-preview/text-to-video",
+            size="video",
+            fields=frozenset(
+                {
+                    "prompt",
+                    "seed",
+                    "aspect_ratio",
+                    "resolution",
+                    "duration",
+                    "negative_prompt",
+                    "audio_url",
+                    "enable_prompt_expansion",
+                    "enable_safety_checker",
+                }
+            ),
+            enums={
+                "aspect_ratio": ("16:9", "9:16", "1:1"),
+                "resolution": ("480p", "720p", "1080p"),
+                "duration": ("5", "10"),
+            },
+            safety_checker=False,
+            frames=_video_frames(
+                {"480p": (832, 480), "720p": (1280, 720), "1080p": (1920, 1080)},
+                ("16:9", "9:16", "1:1"),
+            ),
+            default_video=("1080p", "16:9", "5"),
+        ),
+        ModelSchema(
+            "fal-ai/veo3/fast",
+            size="video",
+            fields=frozenset(
+                {
+                    "prompt",
+                    "seed",
+                    "aspect_ratio",
+                    "duration",
+                    "negative_prompt",
+                    "enhance_prompt",
+                    "auto_fix",
+                    "resolution",
+                    "generate_audio",
+                }
+            ),
+            enums={
+                "aspect_ratio": ("16:9", "9:16"),
+                "duration": ("4s", "6s", "8s"),
+                "resolution": ("720p", "1080p"),
+            },
+            safety_checker=False,
+            frames=_video_frames({"720p": (1280, 720), "1080p": (1920, 1080)}, ("16:9", "9:16")),
+            default_video=("720p", "16:9", "8s"),
         ),
     )
 }
@@ -353,6 +431,45 @@ def _size_error(schema: ModelSchema, arguments: dict[str, Any]) -> list[dict[str
     ]
 
 
+def _box(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I4s", 8 + len(payload), kind) + payload
+
+
+def _render_mp4(width: int, height: int, seconds: float, seed: int) -> bytes:
+    """A small ISO base media file with the boxes a reader looks at (ftyp, moov with mvhd and
+    a track header of the frame size, mdat); the media data is filler, never decoded here."""
+    timescale = 1000
+    ftyp = _box(b"ftyp", b"isom" + struct.pack(">I", 512) + b"isomiso2avc1mp41")
+    mvhd = _box(
+        b"mvhd",
+        struct.pack(">B3xIIII", 0, 0, 0, timescale, round(seconds * timescale)) + b"\x00" * 80,
+    )
+    # Version 0 track header: flags, times, track id, duration, layers, matrix, then the
+    # width and height as 16.16 fixed point.
+    tkhd = _box(
+        b"tkhd",
+        struct.pack(
+            ">B3sIIIII8xhhhh",
+            0,
+            b"\x00\x00\x03",
+            0,
+            0,
+            1,
+            0,
+            round(seconds * timescale),
+            0,
+            0,
+            0,
+            0,
+        )
+        + b"\x00" * 36
+        + struct.pack(">II", width << 16, height << 16),
+    )
+    moov = _box(b"moov", mvhd + _box(b"trak", tkhd))
+    mdat = _box(b"mdat", bytes((seed + i) % 251 for i in range(4096)))
+    return ftyp + moov + mdat
+
+
 def _render_png(width: int, height: int, seed: int) -> bytes:
     colour = (seed * 97 % 256, seed * 57 % 256, seed * 31 % 256)
     buffer = io.BytesIO()
@@ -417,6 +534,9 @@ def create_fal_app(handle: FalServerHandle) -> Starlette:
                 },
             )
             return
+        if schema.size == "video":
+            complete_video(queued, schema)
+            return
         width, height = _output_size(schema, arguments)
         seed = int(arguments.get("seed", 42))
         nsfw = queued.fault == "nsfw"
@@ -445,6 +565,33 @@ def create_fal_app(handle: FalServerHandle) -> Starlette:
                 "has_nsfw_concepts": [nsfw],
                 "prompt": arguments["prompt"],
             }
+        queued.outcome = (200, output)
+
+    def complete_video(queued: QueuedRequest, schema: ModelSchema) -> None:
+        arguments = queued.arguments
+        resolution = arguments.get("resolution", schema.default_video[0])
+        ratio = arguments.get("aspect_ratio", schema.default_video[1])
+        duration = str(arguments.get("duration", schema.default_video[2]))
+        width, height = schema.frames[(resolution, ratio)]
+        seconds = float(duration.removesuffix("s"))
+        seed = int(arguments.get("seed", 42))
+        name = f"{uuid.uuid4().hex}.mp4"
+        if queued.fault == "not_a_video":
+            # Labelled as a video, but the bytes are a picture.
+            data = _render_png(64, 64, seed)
+        else:
+            data = _render_mp4(width, height, seconds, seed)
+        with handle._lock:
+            handle._images[name] = (data, "video/mp4")
+        video = {
+            "url": f"{handle.url}/files/{name}",
+            "content_type": "video/mp4",
+            "file_name": name,
+            "file_size": len(data),
+        }
+        output: dict[str, Any] = {"video": video, "seed": seed}
+        if schema.app_id.startswith("fal-ai/wan"):
+            output["actual_prompt"] = arguments["prompt"]
         queued.outcome = (200, output)
 
     def advance(queued: QueuedRequest) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from app.config import Settings
 from app.main import create_app
 from tests.conftest import running_app
-from tests.support.wire import serve
+from tests.support.wire import bind_loopback, serve
 
 
 @dataclass
@@ -49,6 +49,22 @@ async def live_app(settings: Settings) -> AsyncIterator[LiveApp]:
     async with running_app(settings):
         with _serving(settings) as live:
             yield live
+
+
+@asynccontextmanager
+async def live_site(settings_for: Callable[[str], Settings]) -> AsyncIterator[LiveApp]:
+    """Serve the app as `make run` does: its settings know the address it is served at, so
+    signed file links and checkout pages point back to it. `settings_for(url)` builds them."""
+    sock = bind_loopback()
+    try:
+        host, port = sock.getsockname()[:2]
+        settings = settings_for(f"http://{host}:{port}")
+        async with running_app(settings):
+            application = create_app(settings)
+            with serve(application, "site", lifespan=True, sock=sock) as url:
+                yield LiveApp(url=url, app=application)
+    finally:
+        sock.close()  # already closed when it was served; not when setup failed
 
 
 @dataclass

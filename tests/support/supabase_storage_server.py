@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import jwt
 from starlette.applications import Starlette
@@ -44,6 +45,15 @@ _VALID_MIME = re.compile(
 )
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+
+
+def _attachment(download: str) -> str:
+    """Storage's answer to `?download=`: a bare attachment for an empty value, else the name
+    as an ASCII fallback and as UTF-8 `filename*`."""
+    if not download:
+        return "attachment;"
+    fallback = "".join(c if 32 < ord(c) < 127 and c not in '"\\;,' else "_" for c in download)
+    return f"attachment; filename={fallback}; filename*=UTF-8''{quote(download, safe='')}"
 
 
 def _timestamp(moment: datetime) -> str:
@@ -351,7 +361,9 @@ class StorageApi:
         return found
 
     @staticmethod
-    def object_response(obj: StoredObject, *, expires: float | None = None) -> Response:
+    def object_response(
+        obj: StoredObject, *, expires: float | None = None, download: str | None = None
+    ) -> Response:
         headers = {
             "cache-control": obj.cache_control,
             "etag": obj.etag,
@@ -360,6 +372,8 @@ class StorageApi:
         if expires is not None:
             moment = datetime.fromtimestamp(expires, UTC)
             headers["expires"] = moment.strftime("%a, %d %b %Y %H:%M:%S GMT")
+        if download is not None:
+            headers["content-disposition"] = _attachment(download)
         return Response(obj.data, media_type=obj.content_type, headers=headers)
 
     # --- buckets ----------------------------------------------------------------------------
@@ -529,14 +543,20 @@ class StorageApi:
         # Without a valid token only public buckets can be read through this route.
         if bucket is None or (role is None and not bucket.public):
             raise no_such_bucket()
-        return self.object_response(self.find_object(bucket_id, request.path_params["path"]))
+        return self.object_response(
+            self.find_object(bucket_id, request.path_params["path"]),
+            download=request.query_params.get("download"),
+        )
 
     async def download_public(self, request: Request) -> Response:
         bucket_id = request.path_params["bucket"]
         bucket = self.state.buckets.get(bucket_id)
         if bucket is None or not bucket.public:
             raise no_such_bucket()
-        return self.object_response(self.find_object(bucket_id, request.path_params["path"]))
+        return self.object_response(
+            self.find_object(bucket_id, request.path_params["path"]),
+            download=request.query_params.get("download"),
+        )
 
     async def sign(self, request: Request) -> Response:
         self.authenticate(request)
@@ -587,7 +607,9 @@ class StorageApi:
         if claims.get("url") != f"{bucket_id}/{name}":
             raise StorageError(400, "InvalidSignature", "Invalid signature")
         obj = self.find_object(bucket_id, name)
-        return self.object_response(obj, expires=float(exp))
+        return self.object_response(
+            obj, expires=float(exp), download=request.query_params.get("download")
+        )
 
     async def list_objects(self, request: Request) -> Response:
         self.authenticate(request)

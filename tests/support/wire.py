@@ -113,15 +113,22 @@ def render_image(width: int, height: int, image_format: str = "PNG") -> bytes:
     return cached
 
 
-@contextmanager
-def serve(app: Starlette, name: str, *, lifespan: bool = False) -> Iterator[str]:
-    """Serve an ASGI app on a free loopback port in a thread and yield its base URL."""
-    # Bound here so the port is ours before the URL is handed out. IPPROTO_TCP explicitly:
-    # asyncio sets TCP_NODELAY only on sockets that name it, and with Nagle on every
-    # keep-alive response would stall for the peer's delayed ACK (~40 ms).
+def bind_loopback() -> socket.socket:
+    """A socket bound to a free loopback port, so the port is ours before anyone is told it."""
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that name it, and with
+    # Nagle on every keep-alive response would stall for the peer's delayed ACK (~40 ms).
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@contextmanager
+def serve(
+    app: Starlette, name: str, *, lifespan: bool = False, sock: socket.socket | None = None
+) -> Iterator[str]:
+    """Serve an ASGI app on a free loopback port (or `sock`) in a thread; yield its base URL."""
+    sock = sock or bind_loopback()
     port: int = sock.getsockname()[1]
     config = uvicorn.Config(
         app,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -15,6 +16,22 @@ from PIL import ImageFont
 FONTS_DIR = Path(__file__).resolve().parent / "fonts"
 HEADLINE_FONT = FONTS_DIR / "BebasNeue-Bold.otf"
 SUBTEXT_FONT = FONTS_DIR / "LeagueSpartan-Bold.otf"
+
+
+def _packaged_font(package: str, name: str) -> Path:
+    """A font file shipped by a font package on PyPI, found without importing the package."""
+    spec = importlib.util.find_spec(package)
+    if spec is not None and spec.submodule_search_locations:
+        path = Path(next(iter(spec.submodule_search_locations))) / "files" / name
+        if path.is_file():
+            return path
+    # requirements.txt installs both; an install without them still draws every headline.
+    return HEADLINE_FONT
+
+
+# Red Hat Display Black (font-rhd) and Fredoka One (font-fredoka-one), SIL OFL 1.1.
+DISPLAY_FONT = _packaged_font("font_rhd", "RedHatDisplay-Black.ttf")
+ROUNDED_FONT = _packaged_font("font_fredoka_one", "FredokaOne-Regular.ttf")
 MAX_HEADLINE_LINES = 3
 MAX_SUBTEXT_LINES = 2
 # Longer input cannot be shown legibly anyway; capping keeps fitting time bounded.
@@ -42,6 +59,7 @@ class TypeSpec:
 
 @dataclass(frozen=True, slots=True)
 class FittedText:
+    font_path: Path
     lines: tuple[tuple[str, ...], ...]
     size: int
     cap_height: int
@@ -53,6 +71,13 @@ class FittedText:
 # Bebas Neue is all caps with no descenders, so its lines can sit close together.
 HEADLINE_TYPE = TypeSpec(HEADLINE_FONT, pitch_ratio=1.12, descent_ratio=0.04, stroke_ratio=0.045)
 UNSTROKED_HEADLINE_TYPE = replace(HEADLINE_TYPE, stroke_ratio=0.0)
+# Wide geometric capitals for the calmer vibes, rounded ones for the playful one.
+DISPLAY_HEADLINE_TYPE = TypeSpec(
+    DISPLAY_FONT, pitch_ratio=1.2, descent_ratio=0.08, stroke_ratio=0.04
+)
+ROUNDED_HEADLINE_TYPE = TypeSpec(
+    ROUNDED_FONT, pitch_ratio=1.18, descent_ratio=0.08, stroke_ratio=0.05
+)
 SUBTEXT_TYPE = TypeSpec(SUBTEXT_FONT, pitch_ratio=1.45, descent_ratio=0.3, stroke_ratio=0.05)
 # A pill needs padding around the words; the stroke allowance reserves it.
 SUBTEXT_ON_PILL_TYPE = replace(SUBTEXT_TYPE, stroke_ratio=0.45)
@@ -145,6 +170,7 @@ def _fitted(spec: TypeSpec, lines: Sequence[Sequence[str]], size: int) -> Fitted
     stroke = spec.stroke_at(size)
     height = cap + pitch * (len(lines) - 1) + round(cap * spec.descent_ratio) + 2 * stroke
     return FittedText(
+        font_path=spec.font_path,
         lines=tuple(tuple(line) for line in lines),
         size=size,
         cap_height=cap,

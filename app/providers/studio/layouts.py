@@ -21,6 +21,8 @@ class Layout:
     align: Align
     valign: VAlign
     selfie_box: Box | None
+    # The selfie box holds the person cut out of their photo, not the framed photo.
+    cutout: bool = False
 
 
 def focus_of(layout: Layout) -> tuple[int, int]:
@@ -64,6 +66,28 @@ _SELFIE_LAYOUTS: dict[str, tuple[tuple[str, FractionBox, Align, VAlign, Fraction
         ),
     ),
 }
+# With the person cut out: they stand large beside the headline or behind it, running off the
+# bottom edge like a bust. A person box reaching 1.0 keeps to the canvas edge on story platforms.
+_CUTOUT_LAYOUTS: dict[str, tuple[tuple[str, FractionBox, Align, VAlign, FractionBox], ...]] = {
+    "landscape": (
+        ("person_right", (0.05, 0.08, 0.56, 0.92), "left", "center", (0.5, 0.03, 1.0, 1.0)),
+        ("person_left", (0.46, 0.08, 0.95, 0.92), "left", "center", (0.0, 0.03, 0.5, 1.0)),
+        ("person_behind", (0.05, 0.5, 0.95, 0.95), "center", "bottom", (0.18, 0.02, 0.82, 1.0)),
+        ("person_right_large", (0.04, 0.06, 0.5, 0.94), "left", "top", (0.36, -0.04, 1.06, 1.0)),
+    ),
+    "square": (
+        ("person_right", (0.05, 0.06, 0.5, 0.94), "left", "center", (0.44, 0.1, 1.02, 1.0)),
+        ("person_left", (0.5, 0.06, 0.95, 0.94), "left", "center", (-0.02, 0.1, 0.56, 1.0)),
+        ("text_top", (0.05, 0.03, 0.95, 0.33), "center", "center", (0.08, 0.34, 0.92, 1.0)),
+        ("text_bottom", (0.05, 0.6, 0.95, 0.96), "center", "bottom", (0.12, 0.02, 0.88, 1.0)),
+    ),
+    "tall": (
+        ("text_top", (0.06, 0.04, 0.94, 0.36), "center", "center", (0.0, 0.37, 1.0, 1.0)),
+        ("text_bottom", (0.06, 0.68, 0.94, 0.97), "center", "bottom", (-0.1, 0.0, 1.1, 1.0)),
+        ("text_top_left", (0.06, 0.04, 0.94, 0.4), "left", "top", (0.1, 0.38, 1.1, 1.0)),
+        ("text_top_right", (0.06, 0.04, 0.94, 0.4), "right", "top", (-0.1, 0.38, 0.9, 1.0)),
+    ),
+}
 _TEXT_ONLY_LAYOUTS: tuple[tuple[str, FractionBox, Align, VAlign], ...] = (
     ("centered", (0.07, 0.08, 0.93, 0.92), "center", "center"),
     ("left", (0.07, 0.08, 0.85, 0.92), "left", "center"),
@@ -89,7 +113,8 @@ def _mirrored(
     flipped: dict[str, Align] = {"left": "right", "right": "left", "center": "center"}
 
     def flip(box: FractionBox) -> FractionBox:
-        return (1 - box[2], box[1], 1 - box[0], box[3])
+        # Rounded so that a mirror of a layout's twin comes out equal to it.
+        return (round(1 - box[2], 6), box[1], round(1 - box[0], 6), box[3])
 
     return f"{name}_mirrored", flip(text), flipped[align], valign, flip(selfie)
 
@@ -104,16 +129,22 @@ def _side_of(selfie: FractionBox) -> str | None:
 
 
 def _sided_layouts(
-    orientation: str, side: str
+    orientation: str, side: str, *, cutout: bool = False
 ) -> list[tuple[str, FractionBox, Align, VAlign, FractionBox]]:
-    """The orientation's photo layouts with the photo on `side`, mirrored where needed."""
-    chosen = []
-    for entry in _SELFIE_LAYOUTS[orientation]:
+    """The orientation's photo (or cutout) layouts with the person on `side`, mirrored where
+    needed. A layout and the mirror of its twin count once, as the original."""
+    table = _CUTOUT_LAYOUTS if cutout else _SELFIE_LAYOUTS
+    chosen: list[tuple[str, FractionBox, Align, VAlign, FractionBox]] = []
+    for entry in table[orientation]:
         placed = _side_of(entry[4])
-        if placed == side:
-            chosen.append(entry)
-        elif placed is not None:
-            chosen.append(_mirrored(entry))
+        if placed is None:
+            continue
+        candidate = entry if placed == side else _mirrored(entry)
+        twin = next((i for i, other in enumerate(chosen) if other[1:] == candidate[1:]), None)
+        if twin is None:
+            chosen.append(candidate)
+        elif candidate is entry:
+            chosen[twin] = entry
     return chosen
 
 
@@ -124,30 +155,37 @@ def plan_layout(
     has_selfie: bool,
     platform: str | None,
     person_side: str | None = None,
+    *,
+    cutout: bool = False,
 ) -> Layout:
     top_safe, bottom_safe = 0.0, 1.0
     if platform in _STORY_PLATFORMS and height > width:
         top_safe, bottom_safe = 0.11, 0.82
 
-    def to_pixels(fraction: FractionBox) -> Box:
+    def to_pixels(fraction: FractionBox, *, to_edge: bool = False) -> Box:
         span = bottom_safe - top_safe
+        bottom = round((top_safe + fraction[3] * span) * height)
         return (
             round(fraction[0] * width),
             round((top_safe + fraction[1] * span) * height),
             round(fraction[2] * width),
-            round((top_safe + fraction[3] * span) * height),
+            height if to_edge and fraction[3] >= 1.0 else bottom,
         )
 
     index = variant % LAYOUT_COUNT
     if has_selfie:
         orientation = _orientation(width, height)
         if person_side in {"left", "right"}:
-            sided = _sided_layouts(orientation, person_side)
+            sided = _sided_layouts(orientation, person_side, cutout=cutout)
             entry = sided[variant % len(sided)]
         else:
-            entry = _SELFIE_LAYOUTS[orientation][index]
-        name, text, align, valign, selfie = entry
-        return Layout(name, to_pixels(text), align, valign, to_pixels(selfie))
+            entry = (_CUTOUT_LAYOUTS if cutout else _SELFIE_LAYOUTS)[orientation][index]
+        name, text, align, valign, person = entry
+        if cutout:
+            return Layout(
+                name, to_pixels(text), align, valign, to_pixels(person, to_edge=True), cutout=True
+            )
+        return Layout(name, to_pixels(text), align, valign, to_pixels(person))
     name, text, align, valign = _TEXT_ONLY_LAYOUTS[index]
     return Layout(name, to_pixels(text), align, valign, None)
 

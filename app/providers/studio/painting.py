@@ -270,10 +270,12 @@ def paint_minimal(
 
     def shapes(draw: ImageDraw.ImageDraw) -> None:
         radius = unit * rng.uniform(0.42, 0.5)
-        draw.ellipse(
-            [focus[0] - radius, focus[1] - radius, focus[0] + radius, focus[1] + radius],
-            fill=(*palette.accent_alt, 255),
-        )
+        # Behind a photo; text alone gets a disc sized to it when the text is set.
+        if layout.selfie_box is not None:
+            draw.ellipse(
+                [focus[0] - radius, focus[1] - radius, focus[0] + radius, focus[1] + radius],
+                fill=(*palette.accent_alt, 255),
+            )
         if free:
             left, top = free[0]
             for row in range(5):

@@ -75,12 +75,17 @@ def readable_on(colour: RGB) -> RGB:
 
 
 def with_colours(
-    palette: Palette, *, background: RGB | None, accent: RGB | None, text_on_accent: bool
+    palette: Palette,
+    *,
+    background: RGB | None,
+    accent: RGB | None,
+    text_on_accent: bool,
+    text_on_disc: bool = False,
 ) -> Palette:
     """The palette with the person's own background and accent colours, text kept legible.
 
     `text_on_accent`: the subtext sits on a pill of the accent colour rather than on the
-    background.
+    background. `text_on_disc`: the text sits on a disc of the alternate accent.
     """
     if background is None and accent is None:
         return palette
@@ -101,6 +106,8 @@ def with_colours(
     ground = changed.background_start
     if accent is None and contrast(changed.accent, ground) < 1.6:
         changed = replace(changed, accent=mix(ground, readable_on(ground), 0.7))
+    # Text is kept legible on what is behind it.
+    ground = changed.accent_alt if text_on_disc else ground
     if contrast(changed.headline, ground) < 3:
         headline = readable_on(ground)
         changed = replace(changed, headline=headline, outline=readable_on(headline))

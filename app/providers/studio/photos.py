@@ -1,4 +1,4 @@
-"""The caller's pictures: the selfie in its frame and the reference as a background texture."""
+"""The caller's pictures: the selfie framed or cut out, the reference as a background texture."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import io
 
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
+from app.providers.studio.cutout import Cutout
 from app.providers.studio.layouts import Box, FrameShape, frame_box
 from app.providers.studio.painting import scaled_size
-from app.providers.studio.palette import Palette, mix
+from app.providers.studio.palette import RGB, Palette, mix
 from app.providers.studio.styles import VibeStyle
 
 
@@ -103,3 +104,75 @@ def reference_texture(canvas: Image.Image, data: bytes, palette: Palette) -> Non
     )
     texture = tinted.resize(canvas.size, Image.Resampling.BILINEAR)
     canvas.paste(Image.blend(canvas, texture, 0.5))
+
+
+def _grown(alpha: Image.Image, by: float) -> Image.Image:
+    """The alpha mask grown outward by about `by` pixels, with a soft one-pixel edge."""
+    if by < 0.5:
+        return alpha
+    # A blurred step falls to 2% about two sigmas out: thresholding there grows the shape.
+    spread = alpha.filter(ImageFilter.GaussianBlur(by / 2))
+    return spread.point(lambda value: min(255, value * 12))
+
+
+def _tinted(size: tuple[int, int], colour: RGB, mask: Image.Image) -> Image.Image:
+    layer = Image.new("RGBA", size, (*colour, 0))
+    layer.putalpha(mask)
+    return layer
+
+
+def _shifted(mask: Image.Image, dx: int, dy: int) -> Image.Image:
+    moved = Image.new("L", mask.size, 0)
+    moved.paste(mask, (dx, dy))
+    return moved
+
+
+def place_cutout(
+    canvas: Image.Image, cutout: Cutout, box: Box, style: VibeStyle, palette: Palette
+) -> None:
+    """Stand the cut-out person in the box, as large as it allows, lifted by the vibe's edge.
+
+    A bust sits on the box's bottom edge; the face is centred across the box.
+    """
+    left, top, right, bottom = box
+    person = cutout.image
+    scale = min((right - left) / person.width, (bottom - top) / person.height)
+    size = (max(1, round(person.width * scale)), max(1, round(person.height * scale)))
+    face_x = (cutout.face[0] + cutout.face[2]) / 2 * scale
+    x = round((left + right) / 2 - face_x)
+    # Keep the body within the box across, as far as the box is wider than the person.
+    x = min(max(x, left), right - size[0]) if size[0] <= right - left else x
+    y = bottom - size[1] if cutout.cut_at_bottom else top + (bottom - top - size[1]) // 2
+
+    unit = min(canvas.size)
+    edge = max(2, round(unit * 0.012))
+    pad = edge * 8
+    # Work in a padded layer around the person so blurs and masks stay small.
+    region = (x - pad, y - pad, x + size[0] + pad, y + size[1] + pad)
+    layer_size = (region[2] - region[0], region[3] - region[1])
+    resized = person.resize(size, Image.Resampling.LANCZOS)
+    alpha = Image.new("L", layer_size, 0)
+    alpha.paste(resized.getchannel("A"), (pad, pad))
+    layer = Image.new("RGBA", layer_size, (0, 0, 0, 0))
+
+    kind = style.cutout_edge
+    if kind == "sticker":
+        outline = _grown(alpha, edge)
+        shadow = _shifted(outline, edge, edge)
+        layer.alpha_composite(_tinted(layer_size, palette.outline, shadow))
+        layer.alpha_composite(_tinted(layer_size, (255, 255, 255), outline))
+    elif kind == "shadow":
+        shadow = alpha.filter(ImageFilter.GaussianBlur(edge * 2.5)).point(lambda v: v * 3 // 5)
+        layer.alpha_composite(_tinted(layer_size, palette.outline, _shifted(shadow, 0, edge)))
+    elif kind == "glow":
+        halo = _grown(alpha, edge * 1.5).filter(ImageFilter.GaussianBlur(edge * 2.5))
+        layer.alpha_composite(_tinted(layer_size, palette.accent_alt, halo))
+        layer.alpha_composite(_tinted(layer_size, palette.accent, _grown(alpha, edge * 0.5)))
+    else:
+        rim = _grown(alpha, edge).filter(ImageFilter.GaussianBlur(edge * 3))
+        layer.alpha_composite(_tinted(layer_size, palette.accent, rim))
+        layer.alpha_composite(_tinted(layer_size, palette.accent_alt, _grown(alpha, edge * 0.4)))
+    body = Image.new("RGBA", layer_size, (0, 0, 0, 0))
+    body.paste(resized, (pad, pad))
+    layer.alpha_composite(body)
+    canvas.paste(layer, region[:2], layer)

@@ -41,7 +41,11 @@ class StudioProvider:
         )
         # Pillow work is CPU-bound: it runs in the render pool, away from requests.
         return await self.render_pool.run(
-            render_thumbnail, brief, seed=request.seed, variant=request.variant
+            render_thumbnail,
+            brief,
+            seed=request.seed,
+            variant=request.variant,
+            cutout_models=self.settings.cutout_models_dir,
         )
 
     async def close(self) -> None:

@@ -9,6 +9,12 @@ from typing import Literal
 
 from PIL import Image
 
+from app.providers.studio.fitting import (
+    DISPLAY_HEADLINE_TYPE,
+    HEADLINE_TYPE,
+    ROUNDED_HEADLINE_TYPE,
+    TypeSpec,
+)
 from app.providers.studio.layouts import FrameShape, Layout
 from app.providers.studio.painting import (
     paint_bold,
@@ -21,16 +27,23 @@ from app.providers.studio.painting import (
 from app.providers.studio.palette import Palette
 
 HeadlineEffect = Literal["hard_shadow", "soft_shadow", "glow", "highlight", "plain"]
+# How a cut-out person is lifted off the background: a white sticker outline with a hard
+# shadow, a soft drop shadow, a coloured neon glow, or a rim of light in the accent colour.
+CutoutEdge = Literal["sticker", "shadow", "glow", "rim"]
 
 
 @dataclass(frozen=True, slots=True)
 class VibeStyle:
     palette: Palette
     paint_background: Callable[[Image.Image, Palette, random.Random, Layout], None]
+    headline_type: TypeSpec
     headline_effect: HeadlineEffect
     frame: FrameShape
+    cutout_edge: CutoutEdge
     # Subtext sits on a filled pill of the accent colour instead of floating on the background.
     subtext_pill: bool
+    # Text without a photo sits inside a disc of the alternate accent, sized to hold it.
+    text_disc: bool
     gradient_angle: float
 
 
@@ -47,9 +60,12 @@ VIBE_STYLES: dict[str, VibeStyle] = {
             subtext=(20, 12, 14),
         ),
         paint_background=paint_bold,
+        headline_type=HEADLINE_TYPE,
         headline_effect="hard_shadow",
         frame="circle",
+        cutout_edge="sticker",
         subtext_pill=True,
+        text_disc=False,
         gradient_angle=20,
     ),
     "professional": VibeStyle(
@@ -64,9 +80,12 @@ VIBE_STYLES: dict[str, VibeStyle] = {
             subtext=(6, 20, 36),
         ),
         paint_background=paint_professional,
+        headline_type=DISPLAY_HEADLINE_TYPE,
         headline_effect="soft_shadow",
         frame="rounded",
+        cutout_edge="shadow",
         subtext_pill=True,
+        text_disc=False,
         gradient_angle=-35,
     ),
     "playful": VibeStyle(
@@ -81,9 +100,12 @@ VIBE_STYLES: dict[str, VibeStyle] = {
             subtext=(255, 255, 255),
         ),
         paint_background=paint_playful,
+        headline_type=ROUNDED_HEADLINE_TYPE,
         headline_effect="highlight",
         frame="circle",
+        cutout_edge="sticker",
         subtext_pill=False,
+        text_disc=False,
         gradient_angle=45,
     ),
     "dramatic": VibeStyle(
@@ -98,9 +120,12 @@ VIBE_STYLES: dict[str, VibeStyle] = {
             subtext=(230, 210, 200),
         ),
         paint_background=paint_dramatic,
+        headline_type=HEADLINE_TYPE,
         headline_effect="soft_shadow",
         frame="slanted",
+        cutout_edge="rim",
         subtext_pill=False,
+        text_disc=False,
         gradient_angle=0,
     ),
     "minimal": VibeStyle(
@@ -115,9 +140,12 @@ VIBE_STYLES: dict[str, VibeStyle] = {
             subtext=(80, 80, 88),
         ),
         paint_background=paint_minimal,
+        headline_type=DISPLAY_HEADLINE_TYPE,
         headline_effect="plain",
         frame="rounded",
+        cutout_edge="shadow",
         subtext_pill=False,
+        text_disc=True,
         gradient_angle=90,
     ),
     "neon": VibeStyle(
@@ -132,9 +160,12 @@ VIBE_STYLES: dict[str, VibeStyle] = {
             subtext=(200, 240, 255),
         ),
         paint_background=paint_neon,
+        headline_type=HEADLINE_TYPE,
         headline_effect="glow",
         frame="circle",
+        cutout_edge="glow",
         subtext_pill=False,
+        text_disc=False,
         gradient_angle=0,
     ),
 }

@@ -1,0 +1,1 @@
+"""Routes that exist only on development servers."""

@@ -1,0 +1,1 @@
+"""The browser app served at `/`: static files that use only the public API."""
