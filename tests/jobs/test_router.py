@@ -116,8 +116,9 @@ class TestSubmitAndRun:
         )
         assert_error(response, 422, "model_unavailable")
         refusal = response.json()
-        # The test settings carry no provider keys: only the built-in designer renders.
-        assert refusal["available_models"] == ["studio"]
+        # The test settings carry no provider keys: only the built-in designer and its motion
+        # clip render.
+        assert refusal["available_models"] == ["studio", "studio_motion"]
         assert "studio" in refusal["detail"]
         assert "nano_banana" in refusal["known_models"]
         assert "API_KEY" not in refusal["detail"]
@@ -127,7 +128,7 @@ class TestSubmitAndRun:
             headers=user.headers,
         )
         assert_error(response, 422, "unknown_model")
-        assert response.json()["available_models"] == ["studio"]
+        assert response.json()["available_models"] == ["studio", "studio_motion"]
         assert await balance(client, user) == 10
 
     @pytest.mark.parametrize(
