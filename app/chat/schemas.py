@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from app.chat.directions import EditOutcome
 from app.jobs.schemas import JobCreated
 from app.kit.examples import body_examples
 from app.providers.registry import ModelId
@@ -52,6 +53,12 @@ class MessageCreate(BaseModel):
                 "quality": "draft",
                 "variants": 2,
             },
+            {
+                "content": "make the background red and the headline bigger",
+                "sender": "user",
+                "generate": True,
+            },
+            {"content": "change the headline to: I QUIT SUGAR", "sender": "user"},
         )
     )
 
@@ -72,6 +79,11 @@ class MessageOut(BaseModel):
     sender: str
     content: str
     job_id: uuid.UUID | None
+    edits: EditOutcome | None = Field(
+        default=None,
+        description="On user messages: the edits their directions made to the project, the "
+        "ones that changed nothing, and what was not understood.",
+    )
     created_at: datetime
 
 

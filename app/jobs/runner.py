@@ -16,17 +16,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 import secrets
 import socket
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy.exc import IntegrityError
 
 from app.adapters.storage import ObjectNotFound, ObjectRejected, StorageUnavailable
 from app.assets import repository as assets_repository
+from app.chat.directions import Style, apply_edit, parse_directions, project_style
 from app.jobs import repository
 from app.jobs.clips import clip_size, make_clip
 from app.jobs.delivery import delivery_for
@@ -48,8 +48,6 @@ INPUT_MISSING = "A photo used by this project was deleted. Update the project an
 CANCELED = "Canceled."
 STORAGE_REFUSED = "The render could not be stored. Your credits for it were refunded."
 STORAGE_DOWN = "Renders could not be saved. Your credits for the missing ones were refunded."
-
-_QUOTED = re.compile(r"[\"“”]([^\"“”]{1,200})[\"“”]")
 
 
 # Admin-only failure kinds, stored beside the message the person sees.
@@ -105,12 +103,16 @@ class StoredFile:
     poster: bytes | None = None  # a video's still frame, stored beside it as JPEG
 
 
-def headline_from_instruction(instruction: str | None) -> str | None:
-    """A quoted text in a chat instruction replaces the headline: make it "Big News"."""
-    if not instruction:
-        return None
-    match = _QUOTED.search(instruction)
-    return match.group(1).strip() if match else None
+def _side(value: str | None) -> Literal["left", "right"] | None:
+    return "left" if value == "left" else "right" if value == "right" else None
+
+
+def planned_style(project: Project, instruction: str | None) -> Style:
+    """The project's style with the job's own directions over it (the project stays as is)."""
+    style = project_style(project)
+    if instruction:
+        style, _ = apply_edit(style, parse_directions(instruction), source="parser")
+    return style
 
 
 async def _load_images(ports: Ports, spec: ModelSpec, assets: list[Asset]) -> list[InputImage]:
@@ -149,15 +151,20 @@ async def _plan(ports: Ports, job: Job) -> RunPlan:
         width, height = clip_size(spec, job.quality, job.aspect_ratio)
     else:
         width, height = render_size(project.width, project.height, job.quality)
+    style = planned_style(project, job.instruction)
     brief = Brief(
         platform=project.platform,
         width=width,
         height=height,
-        headline=headline_from_instruction(job.instruction) or project.headline,
-        subtext=project.subtext,
-        vibe=project.vibe,
+        headline=style.headline,
+        subtext=style.subtext,
+        vibe=style.vibe,
         mode="copy" if project.mode == "copy" else "design",
         instruction=job.instruction,
+        background_color=style.background_color,
+        accent_color=style.accent_color,
+        headline_scale=style.headline_scale,
+        person_side=_side(style.person_side),
     )
     prompt = build_prompt(
         brief,

@@ -25,7 +25,14 @@ class JobCreate(BaseModel):
                 "variants": 2,
                 "model": "studio",
                 "params": {},
-            }
+            },
+            {
+                "project_id": "7d1e2c3b-4a5f-4e6d-8c7b-9a0f1e2d3c4b",
+                "quality": "std",
+                "variants": 2,
+                "model": "studio",
+                "prompt": "make the background red and the headline bigger",
+            },
         )
     )
 
@@ -57,6 +64,17 @@ class JobCreate(BaseModel):
         default=None,
         description="Video aspect ratio, one of the model's `aspect_ratios`; default: the one "
         "closest to the project's size.",
+    )
+    prompt: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = (
+        Field(
+            default=None,
+            description=(
+                "Free-form direction for this render only. Cloud models read it as part of "
+                "their prompt; the studio understands the same directions as the chat (new "
+                "headline, colours, bigger headline, vibe, person's side). The project is "
+                "not changed."
+            ),
+        )
     )
 
 
@@ -102,7 +120,10 @@ class JobOut(BaseModel):
     duration: int | None
     aspect_ratio: str | None
     params: dict[str, Any]
-    instruction: str | None
+    instruction: str | None = Field(
+        description="The job's free-form direction: its prompt, or what a chat message asked "
+        "for beyond the edits it made to the project."
+    )
     status: str
     progress: int
     error: str | None

@@ -150,6 +150,8 @@ async def submit_job(
 
     A retried request with the same Idempotency-Key gets exactly the first answer back.
     """
+    if instruction is None:
+        instruction = data.prompt or None
     request_hash = _request_hash(data, instruction)
     if idempotency_key is not None:
         existing = await repository.find_idempotency_key(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, CreatedAtMixin, IdMixin, utcnow
@@ -33,3 +34,5 @@ class ChatMessage(IdMixin, CreatedAtMixin, Base):
     job_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("jobs.id", ondelete="SET NULL"), default=None
     )
+    # What the message's directions changed (app.chat.directions.EditOutcome), user messages only.
+    edits: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, CreatedAtMixin, IdMixin, utcnow
@@ -52,6 +52,12 @@ class Project(IdMixin, CreatedAtMixin, Base):
     selfie_asset_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     ref_asset_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     copy_target_asset_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    # Style set by chat directions (or PATCH): "#rrggbb" colours over the vibe's palette, the
+    # headline's size relative to what fits, and the side of the frame the person stands on.
+    background_color: Mapped[str | None] = mapped_column(String(7), default=None)
+    accent_color: Mapped[str | None] = mapped_column(String(7), default=None)
+    headline_scale: Mapped[float] = mapped_column(Float, default=1.0, server_default="1")
+    person_side: Mapped[str | None] = mapped_column(String(5), default=None)
     status: Mapped[str] = mapped_column(String(10), default=ProjectStatus.DRAFT.value)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

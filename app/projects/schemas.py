@@ -6,8 +6,16 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
+from app.chat.colours import parse_colour
 from app.kit.examples import body_examples
 from app.kit.partial import NotNull, drop_null_defaults
 from app.providers.registry import ModelId
@@ -39,6 +47,33 @@ Subtext = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300
 Vibe = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
 
 
+def _colour_hex(value: str) -> str:
+    found = parse_colour(value)
+    if found is None:
+        raise ValueError("expected a colour name (CSS names and more) or #rrggbb")
+    return found[1]
+
+
+ColourValue = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=40),
+    AfterValidator(_colour_hex),
+    Field(
+        description="A colour name (red, navy blue, dark green, ...) or #rrggbb; stored as hex.",
+        examples=["#ff0000"],
+    ),
+]
+HeadlineScale = Annotated[
+    float,
+    Field(
+        ge=0.5,
+        le=2.0,
+        description="Headline size relative to what fits its box by default (1 = natural).",
+    ),
+]
+PersonSide = Literal["left", "right"]
+
+
 class ProjectFields(BaseModel):
     # These can be left out of an update but not cleared.
     model_config = ConfigDict(json_schema_extra=drop_null_defaults)
@@ -54,6 +89,10 @@ class ProjectFields(BaseModel):
     selfie_asset_ids: Annotated[list[uuid.UUID], Field(max_length=5)] | None = None
     ref_asset_ids: Annotated[list[uuid.UUID], Field(max_length=6)] | None = None
     copy_target_asset_id: uuid.UUID | None = None
+    background_color: ColourValue | None = None
+    accent_color: ColourValue | None = None
+    headline_scale: HeadlineScale | NotNull = None
+    person_side: PersonSide | None = None
 
 
 class ProjectCreate(ProjectFields):
@@ -93,7 +132,9 @@ class ProjectUpdate(ProjectFields):
 
     model_config = ConfigDict(
         json_schema_extra=body_examples(
-            {"headline": "30 days later", "vibe": "bold"}, also=drop_null_defaults
+            {"headline": "30 days later", "vibe": "bold"},
+            {"background_color": "red", "headline_scale": 1.3, "person_side": "left"},
+            also=drop_null_defaults,
         )
     )
 
@@ -113,6 +154,10 @@ class ProjectOut(BaseModel):
     selfie_asset_ids: list[uuid.UUID]
     ref_asset_ids: list[uuid.UUID]
     copy_target_asset_id: uuid.UUID | None
+    background_color: str | None
+    accent_color: str | None
+    headline_scale: float
+    person_side: str | None
     status: str
     created_at: datetime
     updated_at: datetime

@@ -112,6 +112,10 @@ async def create_project(
         selfie_asset_ids=[str(i) for i in dict.fromkeys(data.selfie_asset_ids)],
         ref_asset_ids=[str(i) for i in dict.fromkeys(data.ref_asset_ids)],
         copy_target_asset_id=data.copy_target_asset_id,
+        background_color=data.background_color,
+        accent_color=data.accent_color,
+        headline_scale=data.headline_scale if data.headline_scale is not None else 1.0,
+        person_side=data.person_side,
     )
     await _validate(session, user=user, project=project)
     session.add(project)
@@ -123,7 +127,7 @@ async def update_project(
     *, session: AsyncSession, user: SignedInUser, project: Project, data: ProjectUpdate
 ) -> Project:
     changes = data.model_dump(exclude_unset=True)
-    for required in ("mode", "platform", "headline", "width", "height"):
+    for required in ("mode", "platform", "headline", "width", "height", "headline_scale"):
         if required in changes and changes[required] is None:
             raise Unprocessable(f"{required} cannot be null.")
     if "platform" in changes:

@@ -28,6 +28,10 @@ class Brief:
     vibe: str | None
     mode: Literal["design", "copy"] = "design"
     instruction: str | None = None
+    background_color: str | None = None  # "#rrggbb"
+    accent_color: str | None = None
+    headline_scale: float = 1.0  # relative to the natural size; 1 leaves it alone
+    person_side: Literal["left", "right"] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Google Gemini image models (Nano Banana) and the chat assistant, through google-genai."""
+"""Google Gemini image models (Nano Banana) and the chat's text model, through google-genai."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from app.providers.retry import call_with_retries
 if TYPE_CHECKING:
     from google.genai import Client
     from google.genai import types as genai_types
+    from pydantic import BaseModel
 
 logger = logging.getLogger("app.providers")
 
@@ -56,13 +57,6 @@ NO_IMAGE = "The image service did not return an image for this request. Please t
 REJECTED = "The image service could not process this request."
 NOT_CONFIGURED = "The image service is not configured correctly on this server."
 CHAT_UNAVAILABLE = "The assistant is unavailable right now."
-
-CHAT_INSTRUCTION = (
-    "You are the design assistant of MugShot Studio, a thumbnail maker for creators. "
-    "Give concrete, short advice (at most five sentences or bullets) about the thumbnail: "
-    "headline wording, layout, colours, facial expression and contrast at small sizes. "
-    "Do not invent features the studio does not have, and never ask for personal data."
-)
 
 
 def nearest_aspect_ratio(width: int, height: int) -> str:
@@ -273,25 +267,29 @@ def _reply_text(response: genai_types.GenerateContentResponse) -> str:
     return reply
 
 
-async def chat_reply(
+async def structured_answer(
     *,
     settings: Settings,
+    instruction: str,
     history: Sequence[tuple[str, str]],
     message: str,
-    project_summary: str | None,
+    schema: type[BaseModel],
 ) -> str:
-    """A short piece of thumbnail advice from the text model.
+    """The text model's answer to a chat message as JSON text following `schema`.
 
     `history` holds (sender, text) pairs, oldest first, sender "user" or anything else for the
-    assistant. Raises ProviderError on failure; callers fall back to a plain acknowledgement.
-    Someone is waiting on the answer, so time and retry budgets are tighter than for renders.
+    assistant. The caller validates the JSON (and falls back when it cannot). Raises
+    ProviderError on failure. Someone is waiting on the answer, so time and retry budgets are
+    tighter than for renders.
     """
     from google.genai import types
 
-    instruction = CHAT_INSTRUCTION
-    if project_summary:
-        instruction += f"\nThe thumbnail being worked on: {project_summary}"
-    config = types.GenerateContentConfig(system_instruction=instruction, temperature=0.7)
+    config = types.GenerateContentConfig(
+        system_instruction=instruction,
+        temperature=0.0,
+        response_mime_type="application/json",
+        response_schema=schema,
+    )
     timeout_seconds = min(settings.provider_timeout_seconds, _CHAT_TIMEOUT_SECONDS)
     client = _build_client(settings, timeout_seconds)
     contents = _chat_contents(history, message)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.chat.colours import colour_name
 from app.providers.base import Brief
 
 _PLATFORM_NAMES = {
@@ -24,6 +25,11 @@ def _orientation(width: int, height: int) -> str:
     return "square"
 
 
+def _colour(value: str) -> str:
+    name = colour_name(value)
+    return value if name == value else f"{name} ({value})"
+
+
 def build_prompt(brief: Brief, *, selfies: int = 0, references: int = 0) -> str:
     platform = _PLATFORM_NAMES.get(brief.platform, "social media thumbnail")
     lines = [
@@ -37,14 +43,27 @@ def build_prompt(brief: Brief, *, selfies: int = 0, references: int = 0) -> str:
         )
     if brief.subtext:
         lines.append(f'Add the smaller supporting text "{brief.subtext}" below the headline.')
+    if brief.headline and brief.headline_scale >= 1.2:
+        lines.append("Make the headline extra large, dominating the frame.")
+    elif brief.headline and brief.headline_scale <= 0.85:
+        lines.append("Keep the headline smaller than usual, leaving room for the picture.")
     if brief.vibe:
         lines.append(f"Overall style and mood: {brief.vibe}.")
+    if brief.background_color:
+        lines.append(f"Background colour: {_colour(brief.background_color)}.")
+    if brief.accent_color:
+        lines.append(f"Accent colour for highlights and shapes: {_colour(brief.accent_color)}.")
     if selfies:
         lines.append(
             "Feature the person from the provided selfie photo"
             + (" (several angles are provided)" if selfies > 1 else "")
             + " as the main subject with an expressive face; keep their likeness faithful."
         )
+        if brief.person_side:
+            lines.append(
+                f"Place the person on the {brief.person_side} side of the frame, "
+                "with the text on the other side."
+            )
     if brief.mode == "copy":
         lines.append(
             "Recreate the composition, layout and colour scheme of the provided example "

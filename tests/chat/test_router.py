@@ -8,7 +8,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.jobs.runner import headline_from_instruction
 from tests.auth.test_router import assert_error
 from tests.factories import API, TestUser, balance, create_project, create_user, wait_for_job
 
@@ -122,7 +121,15 @@ class TestMessages:
         assert [m["sender"] for m in items] == ["user", "ai", "user", "ai"]
         assert items[2]["id"] == posted["id"]
         assert items[3]["id"] == posted["reply"]["id"]
-        assert set(items[0]) == {"id", "chat_id", "sender", "content", "job_id", "created_at"}
+        assert set(items[0]) == {
+            "id",
+            "chat_id",
+            "sender",
+            "content",
+            "job_id",
+            "edits",
+            "created_at",
+        }
 
     async def test_pages_follow_the_link_header(self, client: httpx.AsyncClient, app: FastAPI):
         user = await create_user(app)
@@ -166,7 +173,7 @@ class TestMessages:
         )
         assert response.status_code == 422
 
-    async def test_generate_starts_a_job_with_the_message_as_instruction(
+    async def test_generate_starts_a_job_with_what_was_not_understood_as_instruction(
         self, client: httpx.AsyncClient, app: FastAPI
     ):
         user = await create_user(app)
@@ -186,9 +193,14 @@ class TestMessages:
         assert "2 credits" in posted["reply"]["content"]
         assert posted["job_id"] == job_id
         assert posted["reply"]["job_id"] == job_id
+        assert 'headline → "Big News Today"' in posted["reply"]["content"]
+        assert posted["edits"]["applied"], posted["edits"]
         job = await wait_for_job(client, app, user, job_id)
         assert job["status"] == "succeeded"
-        assert job["instruction"] == content
+        # The headline is the project's now; the rest reaches a cloud model as a note.
+        assert job["instruction"] == "Make it punchier"
+        project = (await client.get(f"{API}/projects/{project['id']}", headers=user.headers)).json()
+        assert project["headline"] == "Big News Today"
         assert await balance(client, user) == 8
 
     async def test_generate_needs_a_project_and_credits(
@@ -241,16 +253,3 @@ class TestMessages:
             f"{API}/chat/{chat['chat_id']}/messages", json=body, headers=user.headers
         )
         assert response.status_code == 422
-
-
-@pytest.mark.parametrize(
-    ("instruction", "headline"),
-    [
-        ('use "Big News" please', "Big News"),
-        ("try “Curly Quotes” too", "Curly Quotes"),
-        ("no quotes here", None),
-        (None, None),
-    ],
-)
-def test_a_quoted_text_replaces_the_headline(instruction: str | None, headline: str | None):
-    assert headline_from_instruction(instruction) == headline

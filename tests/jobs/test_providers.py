@@ -305,6 +305,7 @@ class TestChatReplies:
     async def test_replies_come_from_the_text_model_when_configured(
         self, provider_app: FastAPI, servers: Servers
     ):
+        servers.gemini.queue_json({"advice": "Try a bolder headline for small screens."})
         async with http_client(provider_app) as client:
             user = await create_user(provider_app)
             project = await create_project(client, user)
@@ -318,7 +319,7 @@ class TestChatReplies:
             )
             assert response.status_code == 201, response.text
             reply = response.json()["reply"]["content"]
-            assert reply.startswith("Try a bolder headline for:")
+            assert reply == "Try a bolder headline for small screens."
         [request] = servers.gemini.requests
         assert "gemini-2.5-flash" in request.path
         assert "How do I make it pop?" in str(request.body)
@@ -343,3 +344,42 @@ class TestChatReplies:
             assert exchange["job"] is not None
             assert exchange["job"]["id"] in exchange["reply"]["content"]
             await provider_app.state.ports.dispatcher.drain()
+
+
+class TestDirectionsReachTheModel:
+    async def test_a_prompt_and_the_projects_style_are_in_the_cloud_prompt(
+        self, provider_app: FastAPI, servers: Servers
+    ):
+        async with http_client(provider_app) as client:
+            user, created = await start_job(
+                client,
+                provider_app,
+                Case("nano_banana", "gemini"),
+                prompt='headline "PROMPTED", make me look shocked',
+            )
+            job = await wait_for_job(client, provider_app, user, created["id"])
+            assert job["status"] == "succeeded", job
+            assert job["instruction"] == 'headline "PROMPTED", make me look shocked'
+            project = await client.patch(
+                f"{API}/projects/{job['project_id']}",
+                json={"background_color": "red", "person_side": "left", "headline_scale": 1.5},
+                headers=user.headers,
+            )
+            assert project.status_code == 200, project.text
+            again = await client.post(
+                f"{API}/jobs",
+                json={"project_id": job["project_id"], "model": "nano_banana"},
+                headers=user.headers,
+            )
+            assert again.status_code == 202, again.text
+            await wait_for_job(client, provider_app, user, again.json()["id"])
+        first, second = (request.texts[0] for request in servers.gemini.requests)
+        # The prompt's headline replaces the project's for that render; the rest is a note.
+        assert 'exactly as "PROMPTED"' in first
+        assert 'Additional direction from the creator: headline "PROMPTED", make me' in first
+        assert "Background colour" not in first
+        assert 'exactly as "I tried this for 30 days"' in second
+        assert "Background colour: red (#ff0000)." in second
+        assert "Place the person on the left side of the frame" in second
+        assert "Make the headline extra large" in second
+        assert "Additional direction" not in second

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from base64 import b64encode
 from collections.abc import AsyncIterator, Iterator
 from io import BytesIO
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
 from google import genai
 from google.genai import types
 from PIL import Image
+from pydantic import BaseModel
 
 from app.config import Settings
 from app.providers.base import ProviderError
@@ -23,8 +25,8 @@ from app.providers.gemini import (
     NOT_CONFIGURED,
     UNREACHABLE,
     GeminiProvider,
-    chat_reply,
     nearest_aspect_ratio,
+    structured_answer,
 )
 from app.providers.output import NOT_AN_IMAGE, TOO_LARGE
 from tests.providers.inputs import encoded_image, make_request, selfie
@@ -273,38 +275,112 @@ class TestAspectRatio:
         assert nearest_aspect_ratio(width, height) == expected
 
 
-class TestChatReply:
-    async def test_returns_the_model_text(self, server: GeminiServerHandle) -> None:
-        reply = await chat_reply(
+class Edit(BaseModel):
+    headline: str | None = None
+    size: Literal["bigger", "smaller"] | None = None
+    notes: list[str] = []
+
+
+class TestStructuredAnswer:
+    async def test_sends_the_schema_and_returns_the_json_text(
+        self, server: GeminiServerHandle
+    ) -> None:
+        server.queue_json({"headline": "I QUIT SUGAR", "size": "bigger", "notes": []})
+
+        answer = await structured_answer(
             settings=settings_for(server),
+            instruction="Turn the message into an edit. Thumbnail: headline 'Old'",
             history=[("user", "Make it punchy"), ("ai", "Try a red background.")],
-            message="What about the headline?",
-            project_summary="YouTube thumbnail, headline 'I tried it for 30 days'",
+            message="headline I QUIT SUGAR, bigger",
+            schema=Edit,
         )
 
-        assert reply == "Try a bolder headline for: What about the headline?"
+        assert Edit.model_validate_json(answer) == Edit(headline="I QUIT SUGAR", size="bigger")
         [received] = server.requests
         assert received.path == "/v1beta/models/gemini-2.5-flash:generateContent"
         assert received.headers["x-goog-api-key"] == API_KEY
         assert [c["role"] for c in received.body["contents"]] == ["user", "model", "user"]
-        instruction = received.body["systemInstruction"]["parts"][0]["text"]
-        assert "I tried it for 30 days" in instruction
-        assert "responseModalities" not in received.body.get("generationConfig", {})
+        assert "headline 'Old'" in received.body["systemInstruction"]["parts"][0]["text"]
+        config = received.body["generationConfig"]
+        assert config["responseMimeType"] == "application/json"
+        schema = config["responseSchema"]
+        assert schema["type"] == "OBJECT"
+        assert schema["properties"]["size"]["enum"] == ["bigger", "smaller"]
+        assert "responseModalities" not in config
+
+    async def test_without_a_queued_answer_the_smallest_instance_comes_back(
+        self, server: GeminiServerHandle
+    ) -> None:
+        answer = await structured_answer(
+            settings=settings_for(server), instruction="x", history=[], message="hi", schema=Edit
+        )
+
+        assert json.loads(answer) == {"headline": None, "size": None, "notes": []}
+
+    async def test_prose_instead_of_json_is_returned_for_the_caller_to_refuse(
+        self, server: GeminiServerHandle
+    ) -> None:
+        server.set_fault("invalid_json")
+
+        answer = await structured_answer(
+            settings=settings_for(server), instruction="x", history=[], message="hi", schema=Edit
+        )
+
+        with pytest.raises(ValueError, match="Invalid JSON"):
+            Edit.model_validate_json(answer)
 
     async def test_failure_raises_a_safe_error(self, server: GeminiServerHandle) -> None:
         server.set_fault("server_error")
 
         with pytest.raises(ProviderError) as caught:
-            await chat_reply(
+            await structured_answer(
                 settings=settings_for(server, provider_retry_seconds=0),
+                instruction="x",
                 history=[],
                 message="hello",
-                project_summary=None,
+                schema=Edit,
             )
 
         assert caught.value.user_message == CHAT_UNAVAILABLE
         assert caught.value.retryable
         assert_safe(caught.value)
+
+    def test_the_server_refuses_a_malformed_schema(self, server: GeminiServerHandle) -> None:
+        response = httpx.post(
+            f"{server.url}/v1beta/models/gemini-2.5-flash:generateContent",
+            json={
+                "contents": [{"parts": [{"text": "hi"}]}],
+                "generationConfig": {
+                    "responseMimeType": "application/json",
+                    "responseSchema": {"type": "DICTIONARY"},
+                },
+            },
+            headers={"x-goog-api-key": API_KEY},
+        )
+
+        assert response.status_code == 400
+        assert response.json()["error"]["status"] == "INVALID_ARGUMENT"
+
+    def test_the_server_holds_scripted_answers_to_the_schema(
+        self, server: GeminiServerHandle
+    ) -> None:
+        server.queue_json({"size": "enormous"})
+        response = httpx.post(
+            f"{server.url}/v1beta/models/gemini-2.5-flash:generateContent",
+            json={
+                "contents": [{"parts": [{"text": "hi"}]}],
+                "generationConfig": {
+                    "responseMimeType": "application/json",
+                    "responseSchema": {
+                        "type": "OBJECT",
+                        "properties": {"size": {"type": "STRING", "enum": ["bigger"]}},
+                    },
+                },
+            },
+            headers={"x-goog-api-key": API_KEY},
+        )
+
+        assert response.status_code == 500
 
 
 class TestServerProtocol:

@@ -6,19 +6,27 @@ snake_case keys, standard or URL-safe base64), `generationConfig.responseModalit
 `imageConfig`; answers are `candidates[].content.parts[]` with `inlineData` PNGs, and failures
 use Google's `{"error": {"code", "message", "status", "details"}}` shape.
 
+A text request with `generationConfig.responseMimeType: application/json` gets its answer as
+JSON text in the first part, as the real API does: the next answer queued with
+`handle.queue_json(...)` (checked against the request's `responseSchema`, the API's OpenAPI
+subset: type, properties, required, items, enum, nullable), else the smallest instance of the
+schema (nulls, false, empty lists).
+
 Fault modes (set with `handle.set_fault(...)`): `rate_limit_once` (one 429, then normal),
 `server_error` (500 forever), `safety_block` (finishReason SAFETY), `image_safety`
 (finishReason IMAGE_SAFETY), `prompt_blocked` (promptFeedback.blockReason), `no_image`
 (text only), `not_an_image` (inlineData that is not an image), `slow` (answers after
-`slow_seconds`).
+`slow_seconds`), `invalid_json` (a JSON-mode answer that is prose, not JSON).
 """
 
 from __future__ import annotations
 
 import binascii
 import json
+import threading
 import uuid
 from base64 import b64decode, b64encode, urlsafe_b64decode
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -155,7 +163,111 @@ def _text_candidate(text: str) -> dict[str, Any]:
     }
 
 
-def create_gemini_app(state: FaultState, api_key: str) -> Starlette:
+_SCHEMA_TYPES = frozenset({"STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT"})
+
+
+class ScriptedAnswers:
+    """JSON answers for JSON-mode requests, queued by a test, taken in order."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._answers: deque[Any] = deque()
+
+    def put(self, answer: Any) -> None:
+        with self._lock:
+            self._answers.append(answer)
+
+    def take(self) -> tuple[bool, Any]:
+        with self._lock:
+            if self._answers:
+                return True, self._answers.popleft()
+            return False, None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._answers.clear()
+
+
+def check_schema(schema: Any, where: str = "responseSchema") -> None:
+    """Refuse a schema the API would refuse: unknown types, malformed properties or items."""
+    if not isinstance(schema, dict):
+        raise BadRequest(f"Invalid value at 'generation_config.{where}'")
+    kind = str(schema.get("type", "")).upper()
+    if kind not in _SCHEMA_TYPES:
+        raise BadRequest(f"* GenerationConfig.{where}.type: unknown type {schema.get('type')!r}")
+    if kind == "OBJECT":
+        properties = schema.get("properties") or {}
+        if not isinstance(properties, dict):
+            raise BadRequest(f"* GenerationConfig.{where}.properties: must be a map")
+        for name, child in properties.items():
+            check_schema(child, f"{where}.properties[{name}]")
+        for name in schema.get("required") or ():
+            if name not in properties:
+                raise BadRequest(f"* GenerationConfig.{where}.required: {name} is not a property")
+    if kind == "ARRAY":
+        check_schema(schema.get("items"), f"{where}.items")
+    enum = schema.get("enum")
+    if enum is not None and (kind != "STRING" or not isinstance(enum, list)):
+        raise BadRequest(f"* GenerationConfig.{where}.enum: only for STRING, as a list")
+
+
+def conforms(value: Any, schema: dict[str, Any]) -> bool:
+    if value is None:
+        return bool(schema.get("nullable"))
+    kind = str(schema["type"]).upper()
+    if kind == "STRING":
+        return isinstance(value, str) and value in schema.get("enum", [value])
+    if kind == "BOOLEAN":
+        return isinstance(value, bool)
+    if kind in {"NUMBER", "INTEGER"}:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        return number and (kind == "NUMBER" or float(value).is_integer())
+    if kind == "ARRAY":
+        return isinstance(value, list) and all(conforms(item, schema["items"]) for item in value)
+    properties = schema.get("properties") or {}
+    return (
+        isinstance(value, dict)
+        and set(value) <= set(properties)
+        and all(name in value for name in schema.get("required") or ())
+        and all(conforms(item, properties[name]) for name, item in value.items())
+    )
+
+
+def smallest_instance(schema: dict[str, Any]) -> Any:
+    if schema.get("nullable"):
+        return None
+    kind = str(schema["type"]).upper()
+    if kind == "OBJECT":
+        return {
+            name: smallest_instance(child)
+            for name, child in (schema.get("properties") or {}).items()
+        }
+    empty: dict[str, Any] = {"ARRAY": [], "BOOLEAN": False, "NUMBER": 0, "INTEGER": 0}
+    if kind == "STRING":
+        return (schema.get("enum") or [""])[0]
+    return empty[kind]
+
+
+def create_gemini_app(
+    state: FaultState, api_key: str, answers: ScriptedAnswers | None = None
+) -> Starlette:
+    scripted = answers or ScriptedAnswers()
+
+    def json_answer(model: str, config: dict[str, Any], fault: str | None) -> JSONResponse:
+        schema = _field(config, "responseSchema", "response_schema")
+        if fault == "invalid_json":
+            return _answer(model, [_text_candidate("Sure! I'd make the background red.")])
+        queued, answer = scripted.take()
+        if schema is not None:
+            if not queued:
+                answer = smallest_instance(schema)
+            elif not conforms(answer, schema):
+                # The real model is held to the schema; a test that scripts otherwise is wrong.
+                return google_error(500, "Scripted answer does not match responseSchema.")
+        elif not queued:
+            answer = {}
+        return _answer(model, [_text_candidate(json.dumps(answer))])
+
     async def generate_content(request: Request) -> JSONResponse:
         version = request.path_params["version"]
         model, _, method = request.path_params["target"].partition(":")
@@ -215,6 +327,14 @@ def create_gemini_app(state: FaultState, api_key: str) -> Starlette:
                 raise BadRequest(f"Unsupported image size: {size}")
             if "IMAGE" in modalities and "image" not in model:
                 raise BadRequest("Model does not support the requested response modalities: image")
+            mime_type = _field(config, "responseMimeType", "response_mime_type") or "text/plain"
+            if mime_type not in {"text/plain", "application/json", "text/x.enum"}:
+                raise BadRequest(f"Unsupported response mime type: {mime_type}")
+            schema = _field(config, "responseSchema", "response_schema")
+            if schema is not None:
+                if mime_type == "text/plain":
+                    raise BadRequest("responseSchema needs a responseMimeType such as JSON")
+                check_schema(schema)
         except BadRequest as error:
             state.record(received)
             return google_error(400, error.message)
@@ -255,6 +375,8 @@ def create_gemini_app(state: FaultState, api_key: str) -> Starlette:
         if fault == "image_safety":
             return _answer(model, [{"finishReason": "IMAGE_SAFETY", "index": 0}])
 
+        if "IMAGE" not in modalities and mime_type == "application/json":
+            return json_answer(model, config, fault)
         if "IMAGE" not in modalities:
             last = received.texts[-1] if received.texts else ""
             return _answer(model, [_text_candidate(f"Try a bolder headline for: {last[:80]}")])
@@ -276,9 +398,14 @@ class GeminiServerHandle:
     url: str
     api_key: str
     state: FaultState
+    answers: ScriptedAnswers
 
     def set_fault(self, fault: str | None) -> None:
         self.state.set_fault(fault)
+
+    def queue_json(self, answer: Any) -> None:
+        """The JSON a following JSON-mode request gets (one request per queued answer)."""
+        self.answers.put(answer)
 
     @property
     def requests(self) -> list[ReceivedRequest]:
@@ -286,11 +413,13 @@ class GeminiServerHandle:
 
     def reset(self) -> None:
         self.state.reset()
+        self.answers.clear()
 
 
 @contextmanager
 def gemini_server(api_key: str = "test-gemini-key") -> Iterator[GeminiServerHandle]:
     """Serve the fake Gemini API on a free loopback port."""
     state = FaultState()
-    with serve(create_gemini_app(state, api_key), "gemini-api") as url:
-        yield GeminiServerHandle(url=url, api_key=api_key, state=state)
+    answers = ScriptedAnswers()
+    with serve(create_gemini_app(state, api_key, answers), "gemini-api") as url:
+        yield GeminiServerHandle(url=url, api_key=api_key, state=state, answers=answers)

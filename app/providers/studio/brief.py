@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 VIBES: tuple[str, ...] = ("bold", "professional", "playful", "dramatic", "minimal", "neon")
 DEFAULT_VIBE = "bold"
@@ -71,3 +72,9 @@ class StudioBrief:
     selfie: bytes | None = None
     reference: bytes | None = None
     platform: str | None = None
+    # Style the person asked for over the vibe's defaults: "#rrggbb" colours, the headline's
+    # size relative to what fits (1 = natural), and the side of the frame the person stands on.
+    background_color: str | None = None
+    accent_color: str | None = None
+    headline_scale: float = 1.0
+    person_side: Literal["left", "right"] | None = None

@@ -106,12 +106,55 @@ def _orientation(width: int, height: int) -> str:
     return "square"
 
 
+def _mirrored(
+    entry: tuple[str, FractionBox, Align, VAlign, FractionBox],
+) -> tuple[str, FractionBox, Align, VAlign, FractionBox]:
+    name, text, align, valign, selfie = entry
+    flipped: dict[str, Align] = {"left": "right", "right": "left", "center": "center"}
+
+    def flip(box: FractionBox) -> FractionBox:
+        # Rounded so that a mirror of a layout's twin comes out equal to it.
+        return (round(1 - box[2], 6), box[1], round(1 - box[0], 6), box[3])
+
+    return f"{name}_mirrored", flip(text), flipped[align], valign, flip(selfie)
+
+
+def _side_of(selfie: FractionBox) -> str | None:
+    centre = (selfie[0] + selfie[2]) / 2
+    if centre < 0.46:
+        return "left"
+    if centre > 0.54:
+        return "right"
+    return None
+
+
+def _sided_layouts(
+    orientation: str, side: str, *, cutout: bool = False
+) -> list[tuple[str, FractionBox, Align, VAlign, FractionBox]]:
+    """The orientation's photo (or cutout) layouts with the person on `side`, mirrored where
+    needed. A layout and the mirror of its twin count once, as the original."""
+    table = _CUTOUT_LAYOUTS if cutout else _SELFIE_LAYOUTS
+    chosen: list[tuple[str, FractionBox, Align, VAlign, FractionBox]] = []
+    for entry in table[orientation]:
+        placed = _side_of(entry[4])
+        if placed is None:
+            continue
+        candidate = entry if placed == side else _mirrored(entry)
+        twin = next((i for i, other in enumerate(chosen) if other[1:] == candidate[1:]), None)
+        if twin is None:
+            chosen.append(candidate)
+        elif candidate is entry:
+            chosen[twin] = entry
+    return chosen
+
+
 def plan_layout(
     width: int,
     height: int,
     variant: int,
     has_selfie: bool,
     platform: str | None,
+    person_side: str | None = None,
     *,
     cutout: bool = False,
 ) -> Layout:
@@ -130,14 +173,19 @@ def plan_layout(
         )
 
     index = variant % LAYOUT_COUNT
-    if has_selfie and cutout:
-        name, text, align, valign, person = _CUTOUT_LAYOUTS[_orientation(width, height)][index]
-        return Layout(
-            name, to_pixels(text), align, valign, to_pixels(person, to_edge=True), cutout=True
-        )
     if has_selfie:
-        name, text, align, valign, selfie = _SELFIE_LAYOUTS[_orientation(width, height)][index]
-        return Layout(name, to_pixels(text), align, valign, to_pixels(selfie))
+        orientation = _orientation(width, height)
+        if person_side in {"left", "right"}:
+            sided = _sided_layouts(orientation, person_side, cutout=cutout)
+            entry = sided[variant % len(sided)]
+        else:
+            entry = (_CUTOUT_LAYOUTS if cutout else _SELFIE_LAYOUTS)[orientation][index]
+        name, text, align, valign, person = entry
+        if cutout:
+            return Layout(
+                name, to_pixels(text), align, valign, to_pixels(person, to_edge=True), cutout=True
+            )
+        return Layout(name, to_pixels(text), align, valign, to_pixels(person))
     name, text, align, valign = _TEXT_ONLY_LAYOUTS[index]
     return Layout(name, to_pixels(text), align, valign, None)
 

@@ -23,7 +23,7 @@ from app.providers.studio.fitting import (
     load_font,
     word_widths,
 )
-from app.providers.studio.layouts import Align, Box, Layout
+from app.providers.studio.layouts import Align, Box, Layout, VAlign
 from app.providers.studio.palette import RGB, Palette
 from app.providers.studio.styles import VibeStyle
 
@@ -246,6 +246,7 @@ def _fit_block(
     *,
     gap: int,
     bar: int,
+    headline_max: int | None = None,
 ) -> _Block:
     unit = min(size)
     separator = gap + (bar + gap if bar else 0)
@@ -264,14 +265,21 @@ def _fit_block(
     headline_fit: FittedText | None = None
     if headline:
         subtext_room = subtext_fit.height + separator if subtext_fit else 0
+        min_size = max(12, round(unit * 0.06))
+        max_size = round(size[1] * 0.55)
+        if headline_max is not None:
+            # A scaled headline: at most the size asked for, and smaller than the usual floor
+            # when a smaller headline was asked for.
+            max_size = headline_max
+            min_size = min(min_size, headline_max)
         headline_fit = fit_text(
             headline,
             headline_type,
             box_width,
             box_height - subtext_room,
             max_lines=MAX_HEADLINE_LINES,
-            min_size=max(12, round(unit * 0.06)),
-            max_size=round(size[1] * 0.55),
+            min_size=min_size,
+            max_size=max_size,
         )
     height = sum(
         (
@@ -282,6 +290,50 @@ def _fit_block(
     )
     width = max(_widest(headline_fit), _widest(subtext_fit))
     return _Block(headline_fit, subtext_fit, width, height)
+
+
+def _grown_box(box: Box, size: tuple[int, int], align: Align, valign: VAlign, scale: float) -> Box:
+    """The text box enlarged by scale from its aligned edge, kept inside the canvas margins."""
+    canvas_width, canvas_height = size
+    margin_x, margin_y = round(canvas_width * 0.04), round(canvas_height * 0.04)
+    left, top, right, bottom = box
+    width = min(canvas_width - 2 * margin_x, round((right - left) * scale))
+    height = min(canvas_height - 2 * margin_y, round((bottom - top) * scale))
+
+    def place(start: int, end: int, length: int, anchor: str, low: int, high: int) -> int:
+        if anchor in {"left", "top"}:
+            origin = start
+        elif anchor in {"right", "bottom"}:
+            origin = end - length
+        else:
+            origin = (start + end - length) // 2
+        return max(low, min(origin, high - length))
+
+    new_left = place(left, right, width, align, margin_x, canvas_width - margin_x)
+    new_top = place(top, bottom, height, valign, margin_y, canvas_height - margin_y)
+    return new_left, new_top, new_left + width, new_top + height
+
+
+def _clear_of_face(grown: Box, box: Box, person: Box) -> Box:
+    """A grown box kept off a cut-out person's face, but never smaller than the layout's box.
+
+    The face stands centred across the person's box, in its upper part: text beside the person
+    stops a quarter of the box's width from its middle, text above does not grow into the box,
+    and text over the body does not rise to the face.
+    """
+    left, top, right, bottom = grown
+    centre = (person[0] + person[2]) / 2
+    reach = (person[2] - person[0]) / 4
+    text_centre = (box[0] + box[2]) / 2
+    if box[3] <= person[1] + (person[3] - person[1]) * 0.05:
+        bottom = min(bottom, max(box[3], person[1]))
+    elif text_centre > centre + reach:
+        left = max(left, min(box[0], round(centre + reach)))
+    elif text_centre < centre - reach:
+        right = min(right, max(box[2], round(centre - reach)))
+    else:
+        top = max(top, min(box[1], round(person[1] + (person[3] - person[1]) * 0.45)))
+    return left, top, right, bottom
 
 
 def _fit_in_disc(
@@ -385,6 +437,8 @@ def set_text_block(
     # Without a photo the freed space carries an accent bar between headline and subtext.
     bar = max(3, round(unit * 0.014)) if layout.selfie_box is None and headline else 0
 
+    headline_max: int | None = None
+
     def fit(width: int, height: int) -> _Block:
         return _fit_block(
             headline,
@@ -396,8 +450,14 @@ def set_text_block(
             height,
             gap=gap,
             bar=bar,
+            headline_max=headline_max,
         )
 
+    # The headline at `brief.headline_scale` times the size that fits by default: fitted once
+    # as usual, then again capped at the scaled size, in a grown box (or disc) when bigger. A
+    # bigger headline may grow past its box, never off the frame; scale 1 is the usual block.
+    scale = brief.headline_scale
+    scaled = bool(headline) and abs(scale - 1.0) >= 0.01
     disc: tuple[float, float, float] | None = None
     if style.text_disc and layout.selfie_box is None:
         # The text sits inside a disc drawn to fit it, never spilling over its edge.
@@ -410,12 +470,32 @@ def set_text_block(
             (text_box[0] + text_box[2]) / 2,
             min(max((text_box[1] + text_box[3]) / 2, reach), size[1] - reach),
         )
-        block, text_box = _fit_in_disc(fit, centre, radius)
+        block, disc_box = _fit_in_disc(fit, centre, radius)
+        if scaled and block.headline is not None:
+            headline_max = max(8, round(block.headline.size * scale))
+            if scale > 1:
+                # The words may reach the canvas margins, not past them.
+                room = min(
+                    centre[0] - size[0] * 0.04,
+                    size[0] * 0.96 - centre[0],
+                    centre[1] - size[1] * 0.04,
+                    size[1] * 0.96 - centre[1],
+                )
+                radius = max(radius, min(radius * scale, room / 0.92))
+            block, disc_box = _fit_in_disc(fit, centre, radius)
+        text_box = disc_box
         align, valign = "center", "center"
         hug = max(math.hypot(block.width / 2, block.height / 2) / 0.92, unit * 0.3)
         disc = (*centre, hug)
     else:
         block = fit(text_box[2] - text_box[0], text_box[3] - text_box[1])
+        if scaled and block.headline is not None:
+            headline_max = max(8, round(block.headline.size * scale))
+            if scale > 1:
+                text_box = _grown_box(text_box, size, align, valign, scale)
+                if layout.cutout and layout.selfie_box is not None:
+                    text_box = _clear_of_face(text_box, layout.text_box, layout.selfie_box)
+            block = fit(text_box[2] - text_box[0], text_box[3] - text_box[1])
 
     _, top, _, bottom = text_box
     if valign == "top":
@@ -424,7 +504,8 @@ def set_text_block(
         cursor = bottom - block.height
     else:
         cursor = top + (bottom - top - block.height) // 2
-    backed = layout.cutout and _overlap_share(layout.text_box, layout.selfie_box) > 0.3
+    # A headline grown over the person is backed as well.
+    backed = layout.cutout and _overlap_share(text_box, layout.selfie_box) > 0.3
     return TextPlan(block, text_box, align, cursor, gap, bar, disc, backed)
 
 

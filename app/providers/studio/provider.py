@@ -34,6 +34,10 @@ class StudioProvider:
             selfie=selfie,
             reference=reference,
             platform=request.brief.platform,
+            background_color=request.brief.background_color,
+            accent_color=request.brief.accent_color,
+            headline_scale=request.brief.headline_scale,
+            person_side=request.brief.person_side,
         )
         # Pillow work is CPU-bound: it runs in the render pool, away from requests.
         return await self.render_pool.run(

@@ -13,7 +13,7 @@ from app.providers.studio.cutout import cut_out_person
 from app.providers.studio.layouts import FrameShape, Layout, frame_box, plan_layout
 from app.providers.studio.lettering import TextPlan, draw_text_block, set_text_block
 from app.providers.studio.painting import linear_gradient
-from app.providers.studio.palette import varied_palette
+from app.providers.studio.palette import hex_to_rgb, varied_palette, with_colours
 from app.providers.studio.photos import place_cutout, place_selfie, reference_texture
 from app.providers.studio.styles import VIBE_STYLES
 
@@ -77,9 +77,18 @@ def render_thumbnail(
         variant,
         brief.selfie is not None,
         brief.platform,
+        brief.person_side,
         cutout=person is not None,
     )
 
+    # Colours the person chose are used as given, after the variant's small hue turn.
+    palette = with_colours(
+        palette,
+        background=hex_to_rgb(brief.background_color) if brief.background_color else None,
+        accent=hex_to_rgb(brief.accent_color) if brief.accent_color else None,
+        text_on_accent=style.subtext_pill,
+        text_on_disc=style.text_disc and layout.selfie_box is None,
+    )
     text = set_text_block(size, brief, layout, style)
     if layout.selfie_box is not None and not layout.cutout and brief.height > brief.width * 1.25:
         layout, text = stack_tall(layout, text, style.frame, size)
