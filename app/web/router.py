@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import HTMLResponse
 
+from app.adapters.payments import PaymentProviders, ProviderName
+from app.config import Settings
 from app.deps import SettingsDep
 from app.kit.errors import NotFound
 
@@ -98,14 +100,27 @@ def load_bundle(root: Path = STATIC_DIR) -> Bundle:
     return Bundle(version=version, files=files, index=index)
 
 
-def content_security_policy(storage_origin: str) -> str:
-    """Only this origin, except images, which may also come from the storage's own origin."""
+# Razorpay's Standard Checkout: its script, and the payment form it opens in frames.
+RAZORPAY_SCRIPT_ORIGIN = "https://checkout.razorpay.com"
+RAZORPAY_FRAME_ORIGINS = ("https://api.razorpay.com", "https://checkout.razorpay.com")
+
+
+def content_security_policy(storage_origin: str, *, razorpay: bool = False) -> str:
+    """Only this origin, except images, which may also come from the storage's own origin,
+    and, where the page pays through Razorpay, Checkout.js and the frames it opens."""
     images = " ".join(filter(None, ("'self'", "data:", "blob:", storage_origin)))
+    scripts = f"'self' {RAZORPAY_SCRIPT_ORIGIN}" if razorpay else "'self'"
+    frames = f"frame-src {' '.join(RAZORPAY_FRAME_ORIGINS)}; " if razorpay else ""
     return (
-        "default-src 'self'; script-src 'self'; style-src 'self'; "
-        f"img-src {images}; connect-src 'self'; font-src 'self'; object-src 'none'; "
+        f"default-src 'self'; script-src {scripts}; style-src 'self'; "
+        f"img-src {images}; connect-src 'self'; font-src 'self'; {frames}object-src 'none'; "
         "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
+
+
+def pays_through_razorpay(settings: Settings) -> bool:
+    """The page buys with the deployment's default provider; only Razorpay's opens in it."""
+    return PaymentProviders(settings).default() is ProviderName.RAZORPAY
 
 
 def _storage_origin(supabase_url: str) -> str:
@@ -126,7 +141,8 @@ async def app_page(settings: SettingsDep) -> HTMLResponse:
         headers={
             "Cache-Control": REVALIDATE,
             "Content-Security-Policy": content_security_policy(
-                _storage_origin(settings.supabase_url)
+                _storage_origin(settings.supabase_url),
+                razorpay=pays_through_razorpay(settings),
             ),
         },
     )
