@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -17,7 +17,7 @@ from pydantic import (
     StringConstraints,
 )
 
-from app.auth.schemas import DateOfBirth, Email, FullName, Password, Username
+from app.auth.schemas import AccountOut, DateOfBirth, Email, FullName, Password, Username
 from app.credits.schemas import TransactionOut
 from app.models import User
 
@@ -83,20 +83,9 @@ def user_status(user: User) -> UserStatus:
     return UserStatus.ACTIVE
 
 
-class AdminUserOut(BaseModel):
+class AdminUserOut(AccountOut):
     """An account as administrators see it (never its password hash)."""
 
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    email: str
-    username: str
-    full_name: str
-    dob: date
-    bio: str | None
-    avatar_url: str | None
-    role: str
-    credits: int
     status: UserStatus
     email_confirmed_at: datetime | None
     last_seen_at: datetime | None

@@ -147,7 +147,9 @@ class SigninRequest(BaseModel):
     password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
-class UserOut(BaseModel):
+class AccountOut(BaseModel):
+    """The account fields every view of a person shares (never the password hash)."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -159,6 +161,9 @@ class UserOut(BaseModel):
     avatar_url: str | None
     role: str
     credits: int
+
+
+class UserOut(AccountOut):
     email_confirmed: bool = Field(validation_alias="is_confirmed")
     created_at: datetime
 

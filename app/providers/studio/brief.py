@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from app.providers.base import RenderRequest
 
 VIBES: tuple[str, ...] = ("bold", "professional", "playful", "dramatic", "minimal", "neon")
 DEFAULT_VIBE = "bold"
@@ -78,3 +81,23 @@ class StudioBrief:
     accent_color: str | None = None
     headline_scale: float = 1.0
     person_side: Literal["left", "right"] | None = None
+
+
+def brief_for(request: RenderRequest) -> StudioBrief:
+    """The studio's brief for a render request: its words, size, style and first pictures."""
+    selfie = next((i.data for i in request.images if i.role == "selfie"), None)
+    reference = next((i.data for i in request.images if i.role != "selfie"), None)
+    return StudioBrief(
+        width=request.brief.width,
+        height=request.brief.height,
+        headline=request.brief.headline,
+        subtext=request.brief.subtext,
+        vibe=request.brief.vibe or "",
+        selfie=selfie,
+        reference=reference,
+        platform=request.brief.platform,
+        background_color=request.brief.background_color,
+        accent_color=request.brief.accent_color,
+        headline_scale=request.brief.headline_scale,
+        person_side=request.brief.person_side,
+    )

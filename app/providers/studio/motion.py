@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from app.providers.base import RenderRequest, VideoOutput
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from PIL import Image as PILImage
 
     from app.config import Settings
@@ -69,13 +71,15 @@ def animate_still(still_png: bytes, *, seconds: int) -> bytes:
     return buffer.getvalue()
 
 
-def render_clip(brief: object, *, seed: str, variant: int, seconds: int) -> tuple[bytes, bytes]:
+def render_clip(
+    brief: object, *, seed: str, variant: int, seconds: int, cutout_models: Path | None = None
+) -> tuple[bytes, bytes]:
     """(animated WebP, its last frame as PNG) for a studio brief; runs in the render pool."""
     from app.providers.studio.brief import StudioBrief
     from app.providers.studio.render import render_thumbnail
 
     assert isinstance(brief, StudioBrief)
-    still = render_thumbnail(brief, seed=seed, variant=variant)
+    still = render_thumbnail(brief, seed=seed, variant=variant, cutout_models=cutout_models)
     return animate_still(still, seconds=seconds), still
 
 
@@ -89,26 +93,16 @@ class StudioMotionProvider:
         self.render_pool = render_pool
 
     async def render_video(self, request: RenderRequest) -> VideoOutput:
-        from app.providers.studio.brief import StudioBrief
+        from app.providers.studio.brief import brief_for
 
-        selfie = next((i.data for i in request.images if i.role == "selfie"), None)
-        reference = next((i.data for i in request.images if i.role != "selfie"), None)
-        brief = StudioBrief(
-            width=request.brief.width,
-            height=request.brief.height,
-            headline=request.brief.headline,
-            subtext=request.brief.subtext,
-            vibe=request.brief.vibe or "",
-            selfie=selfie,
-            reference=reference,
-            platform=request.brief.platform,
-        )
+        brief = brief_for(request)
         clip, still = await self.render_pool.run(
             render_clip,
             brief,
             seed=request.seed,
             variant=request.variant,
             seconds=request.duration or 2,
+            cutout_models=self.settings.cutout_models_dir,
         )
         return VideoOutput(data=clip, content_type="image/webp", poster=still)
 

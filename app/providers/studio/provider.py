@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from app.providers.base import RenderRequest
-from app.providers.studio.brief import StudioBrief
+from app.providers.studio.brief import brief_for
 from app.providers.studio.render import render_thumbnail
 
 if TYPE_CHECKING:
@@ -23,22 +23,7 @@ class StudioProvider:
         self.render_pool = render_pool
 
     async def render(self, request: RenderRequest) -> bytes:
-        selfie = next((i.data for i in request.images if i.role == "selfie"), None)
-        reference = next((i.data for i in request.images if i.role != "selfie"), None)
-        brief = StudioBrief(
-            width=request.brief.width,
-            height=request.brief.height,
-            headline=request.brief.headline,
-            subtext=request.brief.subtext,
-            vibe=request.brief.vibe or "",
-            selfie=selfie,
-            reference=reference,
-            platform=request.brief.platform,
-            background_color=request.brief.background_color,
-            accent_color=request.brief.accent_color,
-            headline_scale=request.brief.headline_scale,
-            person_side=request.brief.person_side,
-        )
+        brief = brief_for(request)
         # Pillow work is CPU-bound: it runs in the render pool, away from requests.
         return await self.render_pool.run(
             render_thumbnail,
