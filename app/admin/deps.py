@@ -8,9 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 
 from app.admin.audit import AuditActor
-from app.auth.deps import AUTHED, CallerDep
+from app.auth import repository
+from app.auth.deps import AUTHED, CallerDep, SessionRevoked
 from app.auth.identity import SignedInUser
 from app.config import API_PREFIX
+from app.deps import SessionDep
 from app.kit.errors import Forbidden, responses
 
 ADMIN_PREFIX = f"{API_PREFIX}/admin"
@@ -24,12 +26,15 @@ class AdminRequired(Forbidden):
     message = "This needs an administrator account."
 
 
-async def get_admin_user(caller: CallerDep) -> SignedInUser:
-    # The role comes from the account row loaded for this request, not from the token: a
-    # demotion takes effect on the next request of every session.
-    if not caller.user.is_admin:
+async def get_admin_user(caller: CallerDep, session: SessionDep) -> SignedInUser:
+    # The role is read from the database on every admin request, never from the token or the
+    # account snapshot: a demotion (also by scripts/create_admin.py) counts at once.
+    user = await repository.get_signed_in_user(session, caller.user.id)
+    if user is None:
+        raise SessionRevoked()
+    if not user.is_admin:
         raise AdminRequired()
-    return caller.user
+    return user
 
 
 AdminUser = Annotated[SignedInUser, Depends(get_admin_user)]
