@@ -30,10 +30,11 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -699,46 +700,58 @@ def _handler_class(service: LambdaService) -> type[BaseHTTPRequestHandler]:
             asked = dict(parse_qsl(query)).get("Qualifier")
             invocation_type = headers.get("x-amz-invocation-type", "RequestResponse")
             qualifier = service.resolve(function_name, asked)
-            status = 404
+            # The call is recorded before it is answered, so a client that has its answer
+            # always finds its call in `invoke_calls`.
+            status, respond = self._answer_invoke(function_name, qualifier, invocation_type, body)
+            service.invoke_calls.append(
+                InvokeCall(function_name, asked, invocation_type, headers, body, status)
+            )
+            respond()
+
+        def _answer_invoke(
+            self,
+            function_name: str,
+            qualifier: str | None | bool,
+            invocation_type: str,
+            body: bytes,
+        ) -> tuple[int, Callable[[], None]]:
             if qualifier is False:
-                self._refuse(
-                    404, "ResourceNotFoundException", f"Function not found: {function_name}"
+                return 404, partial(
+                    self._refuse,
+                    404,
+                    "ResourceNotFoundException",
+                    f"Function not found: {function_name}",
                 )
-            elif invocation_type == "DryRun":
-                status = 204
-                self._send(204)
-            elif invocation_type != "Event":
+            if invocation_type == "DryRun":
+                return 204, partial(self._send, 204)
+            if invocation_type != "Event":
                 # Synchronous calls to itself would wait on the only environment: not served.
-                status = 400
-                self._refuse(
-                    400, "InvalidParameterValueException", f"{invocation_type} is not served here"
+                return 400, partial(
+                    self._refuse,
+                    400,
+                    "InvalidParameterValueException",
+                    f"{invocation_type} is not served here",
                 )
-            elif len(body) > ASYNC_PAYLOAD_LIMIT:
-                status = 413
-                self._refuse(
+            if len(body) > ASYNC_PAYLOAD_LIMIT:
+                return 413, partial(
+                    self._refuse,
                     413,
                     "RequestTooLargeException",
                     "Request must be smaller than 1048576 bytes for the InvokeAsync operation",
                 )
-            else:
-                try:
-                    json.loads(body or b"{}")
-                except ValueError:
-                    status = 400
-                    self._refuse(
-                        400,
-                        "InvalidRequestContentException",
-                        "Could not parse request body into json",
-                    )
-                else:
-                    assert not isinstance(qualifier, bool)
-                    invocation = service.invoke_async(
-                        json.loads(body or b"{}"), qualifier=qualifier
-                    )
-                    status = 202
-                    self._send(202, headers={"x-amzn-RequestId": invocation.request_id})
-            service.invoke_calls.append(
-                InvokeCall(function_name, asked, invocation_type, headers, body, status)
+            try:
+                event = json.loads(body or b"{}")
+            except ValueError:
+                return 400, partial(
+                    self._refuse,
+                    400,
+                    "InvalidRequestContentException",
+                    "Could not parse request body into json",
+                )
+            assert not isinstance(qualifier, bool)
+            invocation = service.invoke_async(event, qualifier=qualifier)
+            return 202, partial(
+                self._send, 202, headers={"x-amzn-RequestId": invocation.request_id}
             )
 
     return Handler
