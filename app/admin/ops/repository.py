@@ -589,7 +589,8 @@ async def live_stats(session: AsyncSession, *, since: datetime) -> StatsRows:
 
 def _stats_rows(rows: Sequence[Row[Any]]) -> StatsRows:
     result = StatsRows()
-    for section, k1, k2, a, b, c, d, e in rows:
+    for row in rows:
+        section, k1, k2, a, b, c, d, e = tuple(row)
         if section == "users":
             result.users = {
                 "total": _int(a),
@@ -662,7 +663,7 @@ async def refresh_rollups(session: AsyncSession, *, now: datetime, days: int = 3
         return 0
     await session.execute(delete(StatsDailyRow).where(StatsDailyRow.day.in_(todo)))
     await session.execute(delete(StatsDay).where(StatsDay.day.in_(todo)))
-    bounds = [
+    bounds: list[BindParameter[Any]] = [
         bindparam("from_at", datetime.combine(todo[0], time(), tzinfo=UTC), type_=UTCDateTime()),
         bindparam(
             "to_at",
