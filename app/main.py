@@ -64,18 +64,20 @@ def create_app(settings: Settings | None = None, *, ports: Ports | None = None) 
     keep_account_snapshots(app_ports.database, lambda: app_ports.kv)
     install_error_handlers(app)
 
+    # Routes are matched in order, each router's in turn: the ones a client calls most come
+    # first.
     for router in (
         auth_router,
-        profile_router,
-        credits_router,
-        payments_router,
-        webhooks_router,
-        test_checkout_router,
         projects_router,
         jobs_router,
         chat_router,
         assets_router,
+        credits_router,
         files_router,
+        profile_router,
+        payments_router,
+        webhooks_router,
+        test_checkout_router,
         health_router,
         internal_router,
         admin_router,

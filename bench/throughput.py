@@ -114,15 +114,19 @@ def make_projects(server: Server, headers: dict[str, str], count: int) -> list[s
     return ids
 
 
-def summarise(name: str, loads: list[Load], bare: list[Load]) -> str:
+def summarise(name: str, loads: list[Load], bare: list[Load], connections: int) -> str:
     ratios = [load.per_second / base.per_second for load, base in zip(loads, bare, strict=True)]
     rates = [load.per_second for load in loads]
+    # Little's law: with every connection busy, the mean wait is connections / throughput;
+    # no p99 can be below it.
+    mean_ms = connections / statistics.median(rates) * 1000
     return (
         f"{name:<34}{statistics.median(rates):>9.0f}"
         f"{min(rates):>8.0f}-{max(rates):<6.0f}"
         f"{statistics.median(ratios):>8.3f} ({min(ratios):.3f}-{max(ratios):.3f})"
         f"{statistics.median(load.p50_ms for load in loads):>9.1f}"
         f"{statistics.median(load.p99_ms for load in loads):>9.1f}"
+        f"{mean_ms:>9.1f}"
         f"{statistics.median(load.cpu_us_per_request for load in loads):>10.0f}"
         f"{statistics.median(load.server_core_use for load in loads):>7.2f}"
     )
@@ -146,12 +150,14 @@ def throughput(targets: list[Target], args: argparse.Namespace) -> None:
         print(f"\n{connections} connections, {args.rounds} rounds of {args.seconds:g} s")
         print(
             f"{'endpoint':<34}{'req/s':>9}{'spread':>14}{'ratio (spread)':>22}"
-            f"{'p50 ms':>9}{'p99 ms':>9}{'cpu us/req':>10}{'core':>7}"
+            f"{'p50 ms':>9}{'p99 ms':>9}{'c/rate':>9}{'cpu us/req':>11}{'core':>7}"
         )
         bare = loads[targets[0].name]
         for target in targets:
-            print(summarise(target.name, loads[target.name], bare))
+            print(summarise(target.name, loads[target.name], bare, connections))
     print("core = server CPU seconds per wall second while loaded (1.00: CPU-bound)")
+    print("c/rate = connections / requests per second: the mean latency when every connection")
+    print("         waits on a CPU-bound server (Little's law), which bounds p99 from below")
 
 
 async def _seed_lists(database_url: str, user_id: uuid.UUID, rows: int) -> uuid.UUID:

@@ -21,10 +21,11 @@ from app.auth.snapshots import (
     CachedAccount,
     account_key,
 )
-from app.deps import PortsDep, SessionDep
+from app.deps import SessionDep
 from app.kit.errors import ServiceUnavailable, Unauthorized, responses
 from app.kit.security import AccessClaims, InvalidAccessToken, decode_access_token
 from app.models import User
+from app.ports import Ports
 
 _bearer = HTTPBearer(auto_error=False, description="The access token from /auth/signin.")
 
@@ -75,13 +76,16 @@ class CheckedToken:
 
 
 async def check_token(
-    ports: PortsDep,
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> CheckedToken:
     """The caller's token, checked against its live session, without touching the database;
     the account snapshot comes back in the same key-value round trip."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized()
+    # The ports straight from the app: every authenticated request comes through here, and
+    # each dependency the framework solves costs more than this attribute read.
+    ports: Ports = request.app.state.ports
     try:
         claims = verified_claims(credentials.credentials, secret=ports.settings.signing_secret)
     except InvalidAccessToken as exc:
@@ -108,9 +112,10 @@ AccessClaimsDep = Annotated[AccessClaims, Depends(get_access_claims)]
 
 
 async def get_caller(
-    request: Request, checked: Annotated[CheckedToken, Depends(check_token)], ports: PortsDep
+    request: Request, checked: Annotated[CheckedToken, Depends(check_token)]
 ) -> Caller:
     claims = checked.claims
+    ports: Ports = request.app.state.ports
     database = ports.database
     user = checked.account.user() if database.watches(USERS_TABLE) else None
     if user is None or user.id != claims.user_id:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.kit.pagination import PageParams, Window, fetch_window
+from app.credits.schemas import TransactionOut
+from app.kit.db import Database
+from app.kit.pagination import PageParams, Window
+from app.kit.reads import KeysetList, Statement
 from app.models import CreditTransaction, User
 
 
@@ -47,13 +50,18 @@ async def ledger_sum(session: AsyncSession, user_id: uuid.UUID) -> int:
     return int(total or 0)
 
 
+def _ledger(_filters: frozenset[str]) -> Statement:
+    row = CreditTransaction
+    return select(
+        row.id, row.delta, row.reason, row.reference, row.balance_after, row.created_at
+    ).where(row.user_id == bindparam("user_id"))
+
+
+_LEDGER = KeysetList(_ledger, timestamp=CreditTransaction.created_at, id=CreditTransaction.id)
+
+
 async def list_transactions(
-    session: AsyncSession, *, user_id: uuid.UUID, page: PageParams
-) -> Window[CreditTransaction]:
-    return await fetch_window(
-        session,
-        select(CreditTransaction).where(CreditTransaction.user_id == user_id),
-        params=page,
-        timestamp=CreditTransaction.created_at,
-        id=CreditTransaction.id,
-    )
+    database: Database, *, user_id: uuid.UUID, page: PageParams
+) -> Window[TransactionOut]:
+    """A page of the user's ledger (one SELECT, through the driver)."""
+    return await _LEDGER.window(database, page, TransactionOut, user_id=user_id)

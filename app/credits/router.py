@@ -8,7 +8,7 @@ from app.auth.deps import AUTHED, CurrentUser
 from app.config import API_PREFIX
 from app.credits import repository
 from app.credits.schemas import BalanceOut, TransactionOut
-from app.deps import SessionDep
+from app.deps import DatabaseDep
 from app.kit.errors import responses
 from app.kit.pagination import InvalidCursor, Page, PageParamsDep
 
@@ -24,8 +24,8 @@ async def balance(user: CurrentUser) -> BalanceOut:
     "/transactions", response_model=Page[TransactionOut], responses=responses(InvalidCursor)
 )
 async def transactions(
-    user: CurrentUser, session: SessionDep, page: PageParamsDep
+    user: CurrentUser, database: DatabaseDep, page: PageParamsDep
 ) -> Page[TransactionOut]:
     """The ledger, newest first; `balance_after` is the balance right after each row."""
-    window = await repository.list_transactions(session, user_id=user.id, page=page)
-    return Page.of(window, [TransactionOut.model_validate(row) for row in window.rows])
+    window = await repository.list_transactions(database, user_id=user.id, page=page)
+    return Page.of(window, window.rows)

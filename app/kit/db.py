@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -38,6 +39,9 @@ SQLITE_POOL_SIZE = 16
 POSTGRES_POOL_SIZE = 20
 # Below the idle timeouts of Supabase's poolers and common load balancers.
 POOL_RECYCLE_SECONDS = 300
+# How long a read on the event loop's thread may wait on SQLite's lock (WAL readers almost
+# never do: a checkpoint restarting the log is the exception).
+LOOP_READER_BUSY_MS = 100
 _AFTER_ROLLBACK = "after_rollback"
 
 
@@ -114,6 +118,9 @@ class Database:
         # A class of its own, so the change watchers below see this database's sessions only.
         self._session_class: type[Session] = type("DatabaseSession", (Session,), {})
         self._watchers: dict[str, list[RowsChanged]] = {}
+        self._loop_readers: dict[int, Any] = {}
+        # Statements compiled for this database by app.kit.reads, by statement identity.
+        self.compiled_reads: dict[int, tuple[Any, Any]] = {}
         self.sessionmaker = async_sessionmaker(
             self.engine,
             expire_on_commit=False,
@@ -154,7 +161,31 @@ class Database:
         async with self.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
 
+    def loop_reader(self) -> Any | None:
+        """A plain sqlite3 connection of the calling thread, for single indexed SELECTs run
+        right there (None off SQLite files).
+
+        Through aiosqlite every cursor call is a hop to the connection's thread and back,
+        which costs more than a page read by index. Beside a writer in WAL mode a reader
+        neither waits nor blocks; the connection refuses writes (`query_only`).
+        """
+        if self.file_path is None:
+            return None
+        key = threading.get_ident()
+        reader = self._loop_readers.get(key)
+        if reader is None:
+            import sqlite3
+
+            reader = sqlite3.connect(self.file_path, isolation_level=None, check_same_thread=False)
+            reader.execute("PRAGMA query_only=ON")
+            reader.execute(f"PRAGMA busy_timeout={LOOP_READER_BUSY_MS}")
+            self._loop_readers[key] = reader
+        return reader
+
     async def dispose(self) -> None:
+        readers, self._loop_readers = self._loop_readers, {}
+        for reader in readers.values():
+            reader.close()
         await self.engine.dispose()
 
 

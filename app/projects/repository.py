@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.kit.pagination import PageParams, Window, fetch_window
+from app.kit.db import Database
+from app.kit.pagination import PageParams, Window
+from app.kit.reads import KeysetList, Statement
 from app.models import Job, JobStatus, Project
+from app.projects.schemas import ProjectOut
 
 
 async def get_owned(
@@ -19,15 +22,21 @@ async def get_owned(
     )
 
 
+def _owned(filters: frozenset[str]) -> Statement:
+    query = select(*Project.__table__.c).where(Project.user_id == bindparam("user_id"))
+    if "status" in filters:
+        query = query.where(Project.status == bindparam("status"))
+    return query
+
+
+_OWNED = KeysetList(_owned, timestamp=Project.created_at, id=Project.id)
+
+
 async def list_owned(
-    session: AsyncSession, *, user_id: uuid.UUID, status: str | None, page: PageParams
-) -> Window[Project]:
-    query = select(Project).where(Project.user_id == user_id)
-    if status is not None:
-        query = query.where(Project.status == status)
-    return await fetch_window(
-        session, query, params=page, timestamp=Project.created_at, id=Project.id
-    )
+    database: Database, *, user_id: uuid.UUID, status: str | None, page: PageParams
+) -> Window[ProjectOut]:
+    """A page of the user's projects (one SELECT, through the driver)."""
+    return await _OWNED.window(database, page, ProjectOut, user_id=user_id, status=status)
 
 
 async def has_active_job(session: AsyncSession, project_id: uuid.UUID) -> bool:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, status
 
 from app.auth.deps import AUTHED, CurrentUser
 from app.config import API_PREFIX
-from app.deps import PortsDep, SessionDep
+from app.deps import DatabaseDep, PortsDep, SessionDep
 from app.jobs import service as jobs_service
 from app.jobs.schemas import JobOut
 from app.kit.errors import Unprocessable, responses
@@ -38,14 +38,14 @@ async def create_project(body: ProjectCreate, user: CurrentUser, session: Sessio
 @router.get("", response_model=Page[ProjectOut], responses=responses(InvalidCursor))
 async def list_projects(
     user: CurrentUser,
-    session: SessionDep,
+    database: DatabaseDep,
     page: PageParamsDep,
     status_filter: Annotated[ProjectStatus | None, Query(alias="status")] = None,
 ) -> Page[ProjectOut]:
     window = await repository.list_owned(
-        session, user_id=user.id, status=status_filter.value if status_filter else None, page=page
+        database, user_id=user.id, status=status_filter.value if status_filter else None, page=page
     )
-    return Page.of(window, [ProjectOut.model_validate(row) for row in window.rows])
+    return Page.of(window, window.rows)
 
 
 @router.get("/{project_id}", response_model=ProjectOut, responses=NOT_FOUND)

@@ -227,7 +227,7 @@ class TestOwnership:
 
 class TestIndexes:
     async def test_every_list_page_is_an_index_range_without_a_sort(
-        self, client: httpx.AsyncClient, app: FastAPI
+        self, client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
     ):
         database = app.state.ports.database
         if database.dialect != "sqlite":
@@ -258,6 +258,18 @@ class TestIndexes:
             if "LIMIT" in statement:
                 statements.append((statement, parameters))
 
+        # Lists read through app.kit.reads run on the loop's own SQLite connection.
+        loop_reader = database.loop_reader
+
+        class Recording:
+            def __init__(self, reader: Any) -> None:
+                self._reader = reader
+
+            def execute(self, statement: str, parameters: Any) -> Any:
+                capture(None, None, statement, parameters)
+                return self._reader.execute(statement, parameters)
+
+        monkeypatch.setattr(database, "loop_reader", lambda: Recording(loop_reader()))
         engine = database.engine.sync_engine
         event.listen(engine, "before_cursor_execute", capture)
         try:
