@@ -31,8 +31,9 @@ class StatsDailyRow(Base):
 
     __tablename__ = "stats_daily"
 
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    # Section first: each section's days are one range of the primary key.
     section: Mapped[str] = mapped_column(String(16), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
     key1: Mapped[str] = mapped_column(String(64), primary_key=True)
     key2: Mapped[str] = mapped_column(String(64), primary_key=True)
     bucket: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -105,8 +105,9 @@ def upgrade() -> None:
     )
     op.create_table(
         "stats_daily",
-        sa.Column("day", sa.Date(), primary_key=True),
+        # Section first: each section's days are one range of the primary key.
         sa.Column("section", sa.String(16), primary_key=True),
+        sa.Column("day", sa.Date(), primary_key=True),
         sa.Column("key1", sa.String(64), primary_key=True),
         sa.Column("key2", sa.String(64), primary_key=True),
         sa.Column("bucket", sa.Integer(), primary_key=True),

@@ -381,11 +381,6 @@ people AS (
   FROM users
 ),
 {span},
-rolled AS (
-  SELECT section, key1, key2, bucket, value
-  FROM stats_daily
-  WHERE day >= :first_day AND day < (SELECT live_day FROM span)
-),
 recent AS {inlined} (
   SELECT status, model, started_at, finished_at
   FROM jobs WHERE created_at >= :since AND created_at < :first_day_at
@@ -398,7 +393,8 @@ job_counts AS (
   FROM (
     SELECT status, model, COUNT(*) AS n FROM recent GROUP BY status, model
     UNION ALL
-    SELECT key1, key2, value FROM rolled WHERE section = 'jobs'
+    SELECT key1, key2, value FROM stats_daily
+    WHERE section = 'jobs' AND {settled}
   ) AS parts
   GROUP BY status, model
 ),
@@ -409,7 +405,8 @@ histogram AS (
     FROM recent WHERE {succeeded}
     GROUP BY 1
     UNION ALL
-    SELECT bucket, value FROM rolled WHERE section = 'durations'
+    SELECT bucket, value FROM stats_daily
+    WHERE section = 'durations' AND {settled}
   ) AS parts
   GROUP BY bucket
 ),
@@ -468,7 +465,8 @@ ledger AS (
     FROM credit_transactions WHERE created_at >= (SELECT live_from FROM span)
     GROUP BY reason
     UNION ALL
-    SELECT key1, value FROM rolled WHERE section = 'ledger'
+    SELECT key1, value FROM stats_daily
+    WHERE section = 'ledger' AND {settled}
   ) AS parts
   GROUP BY reason
 ),
@@ -500,6 +498,7 @@ def stats_statement(dialect: str) -> str:
     """Every figure of the window in one statement, settled whole days from their rollups."""
     return _ROLLUP_STATS_SQL.format(
         span=_SPAN[dialect],
+        settled="day >= :first_day AND day < (SELECT live_day FROM span)",
         wanted=_WANTED[dialect],
         interpolated=_INTERPOLATED[dialect],
         bucket=_BUCKET[dialect],
