@@ -51,7 +51,17 @@ def _seconds(rng: random.Random) -> float:
 async def seed_random(app: FastAPI, seed: int) -> dict[str, list[uuid.UUID]]:
     rng = random.Random(seed)
     now = utcnow()
-    people = [person(f"p{index}", created_at=_when(rng, now)) for index in range(4)]
+    people = [
+        person(
+            f"p{index}",
+            created_at=_when(rng, now),
+            # Some confirmed, some suspended, some seen in one window but not another.
+            email_confirmed_at=_when(rng, now) if rng.random() < 0.6 else None,
+            suspended_at=_when(rng, now) if rng.random() < 0.3 else None,
+            last_seen_at=_when(rng, now) if rng.random() < 0.7 else None,
+        )
+        for index in range(6)
+    ]
     async with app.state.ports.database.sessionmaker.begin() as session:
         session.add_all(people)
         await session.flush()
