@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.adapters.kv import KeyValueUnavailable
+from app.admin.ops.stats import refresh_rollups
 from app.config import Settings, secret_value
 from app.internal.schemas import RunOut
 from app.jobs import repository as jobs_repository
@@ -212,6 +213,8 @@ async def sweep(ports: Ports) -> SweepResult:
         result.redispatched += 1
     if result.redispatched or result.failed:
         logger.info("sweep done", extra={**vars(result)})
+    # Keeps the admin stats' daily rollups current, so no stats request has to write them.
+    await refresh_rollups(ports.database, now=now)
     await record_sweep(ports, result, started_at=now)
     return result
 

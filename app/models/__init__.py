@@ -7,6 +7,7 @@ from app.models.chat import Chat, ChatMessage
 from app.models.credit import CreditTransaction
 from app.models.payment import Payment, PaymentStatus
 from app.models.project import IdempotencyKey, Job, JobStatus, Project, ProjectStatus, Render
+from app.models.stats import StatsDailyRow, StatsDay
 from app.models.user import User, UserRole
 
 __all__ = [
@@ -25,6 +26,8 @@ __all__ = [
     "Project",
     "ProjectStatus",
     "Render",
+    "StatsDailyRow",
+    "StatsDay",
     "User",
     "UserRole",
 ]

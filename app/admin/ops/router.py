@@ -157,12 +157,15 @@ async def refund_job(
 async def get_stats(
     session: SessionDep,
     kv: KVDep,
+    ports: PortsDep,
     window: StatsWindow = "24h",
     fresh: Annotated[bool, Query(description="Skip the 60-second cache.")] = False,
 ) -> StatsOut:
     """Users, jobs, credits and revenue over the window, counted in one database query and
     cached for 60 seconds (`fresh=1` counts now)."""
-    return await stats.get_stats(session=session, kv=kv, window=window, fresh=fresh)
+    return await stats.get_stats(
+        session=session, kv=kv, window=window, fresh=fresh, database=ports.database
+    )
 
 
 @router.get("/metrics/database", response_model=DatabaseMetricsOut)

@@ -1,10 +1,12 @@
-"""Admin stats: users, jobs, credits and revenue over a window, from one query, cached 60 s."""
+"""Admin stats: users, jobs, credits and revenue over a window, from one query over daily
+rollups and the live rest, cached 60 s."""
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.adapters.kv import KeyValueStore, KeyValueUnavailable
@@ -20,6 +22,7 @@ from app.admin.ops.schemas import (
     UserStats,
 )
 from app.credits.service import CreditReason
+from app.kit.db import Database, transaction
 from app.models import JobStatus
 from app.models.base import utcnow
 
@@ -88,15 +91,38 @@ def build_stats(
     )
 
 
-async def compute_stats(*, session: AsyncSession, window: StatsWindow) -> StatsOut:
+async def compute_stats(
+    *, session: AsyncSession, window: StatsWindow, database: Database | None = None
+) -> StatsOut:
+    """The window's stats; when whole settled days were counted live for want of a rollup,
+    their rollups are written afterwards (in a transaction of their own), for the next time."""
     now = utcnow()
     since = now - WINDOWS[window]
-    rows = await repository.stats(session, since=since)
+    rows = await repository.stats(session, since=since, now=now)
+    span = repository.stats_span(since=since, now=now)
+    if database is not None and rows.rolled_days < span.settled_days:
+        await refresh_rollups(database, now=now)
     return build_stats(rows, window=window, since=since, now=now)
 
 
+async def refresh_rollups(database: Database, *, now: datetime) -> int:
+    """Roll up the settled days of the last month that lack a valid rollup; an optimisation, so
+    a failure is logged and the stats stay as they are (counted live)."""
+    try:
+        async with transaction(database.sessionmaker) as session:
+            return await repository.refresh_rollups(session, now=now)
+    except SQLAlchemyError as exc:
+        logger.warning("stats rollups not refreshed", extra={"error": str(exc)})
+        return 0
+
+
 async def get_stats(
-    *, session: AsyncSession, kv: KeyValueStore, window: StatsWindow, fresh: bool
+    *,
+    session: AsyncSession,
+    kv: KeyValueStore,
+    window: StatsWindow,
+    fresh: bool,
+    database: Database | None = None,
 ) -> StatsOut:
     """The stats of the window, from the key-value cache when they are under a minute old.
 
@@ -112,7 +138,7 @@ async def get_stats(
             cached = None
         if cached is not None:
             return StatsOut.model_validate_json(cached).model_copy(update={"cached": True})
-    result = await compute_stats(session=session, window=window)
+    result = await compute_stats(session=session, window=window, database=database)
     try:
         await kv.put(key, result.model_dump_json(), ttl_seconds=CACHE_SECONDS)
     except KeyValueUnavailable as exc:
