@@ -75,12 +75,20 @@ class CheckedToken:
     account: CachedAccount
 
 
-async def check_token(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> CheckedToken:
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+# Where a request keeps what its token resolved to, so dependencies that need it resolve it once.
+_CHECKED = "checked_token"
+_CALLER = "caller"
+
+
+async def check_token(request: Request, credentials: BearerDep) -> CheckedToken:
     """The caller's token, checked against its live session, without touching the database;
     the account snapshot comes back in the same key-value round trip."""
+    state = request.scope.setdefault("state", {})
+    checked: CheckedToken | None = state.get(_CHECKED)
+    if checked is not None:
+        return checked
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized()
     # The ports straight from the app: every authenticated request comes through here, and
@@ -96,24 +104,33 @@ async def check_token(
     )
     if raw_session is None or not _session_of(raw_session, claims.user_id):
         raise SessionRevoked()
-    return CheckedToken(claims, CachedAccount(raw_account, generation))
+    checked = state[_CHECKED] = CheckedToken(claims, CachedAccount(raw_account, generation))
+    return checked
 
 
 def _session_of(raw_session: str, user_id: uuid.UUID) -> bool:
     return SessionRecord.load(raw_session).user_id == str(user_id)
 
 
-async def get_access_claims(checked: Annotated[CheckedToken, Depends(check_token)]) -> AccessClaims:
-    return checked.claims
+async def get_access_claims(request: Request, credentials: BearerDep) -> AccessClaims:
+    return (await check_token(request, credentials)).claims
 
 
 # For work that must happen before any database connection is taken (reading an upload).
 AccessClaimsDep = Annotated[AccessClaims, Depends(get_access_claims)]
 
 
-async def get_caller(
-    request: Request, checked: Annotated[CheckedToken, Depends(check_token)]
-) -> Caller:
+async def get_caller(request: Request, credentials: BearerDep) -> Caller:
+    """Who is calling: the token's account, from its snapshot or else the database.
+
+    A plain function under each dependency below rather than a dependency of theirs: every
+    authenticated request solves it, and each level the framework solves costs more than
+    the work here."""
+    state = request.scope.setdefault("state", {})
+    found: Caller | None = state.get(_CALLER)
+    if found is not None:
+        return found
+    checked = await check_token(request, credentials)
     claims = checked.claims
     ports: Ports = request.app.state.ports
     database = ports.database
@@ -129,15 +146,16 @@ async def get_caller(
     # Suspending revokes every session; the check here also covers one opened in a race.
     if user is None or user.is_suspended:
         raise SessionRevoked()
-    request.state.user_id = str(user.id)
-    return Caller(user=user, session_id=claims.session_id)
+    state["user_id"] = str(user.id)
+    caller = state[_CALLER] = Caller(user=user, session_id=claims.session_id)
+    return caller
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-async def get_current_user(caller: CallerDep) -> SignedInUser:
-    return caller.user
+async def get_current_user(request: Request, credentials: BearerDep) -> SignedInUser:
+    return (await get_caller(request, credentials)).user
 
 
 CurrentUser = Annotated[SignedInUser, Depends(get_current_user)]

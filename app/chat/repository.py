@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.chat.schemas import MessageOut
+from app.kit.db import Database
 from app.kit.pagination import PageParams, Window, fetch_window
+from app.kit.reads import KeysetList, Statement
 from app.models import Chat, ChatMessage
 
 
@@ -30,18 +33,23 @@ async def list_owned(
     )
 
 
+def _messages(_filters: frozenset[str]) -> Statement:
+    row = ChatMessage
+    return select(
+        row.id, row.chat_id, row.sender, row.content, row.job_id, row.edits, row.created_at
+    ).where(row.chat_id == bindparam("chat_id"))
+
+
+_MESSAGES = KeysetList(
+    _messages, timestamp=ChatMessage.created_at, id=ChatMessage.id, newest_first=False
+)
+
+
 async def list_messages(
-    session: AsyncSession, *, chat_id: uuid.UUID, page: PageParams
-) -> Window[ChatMessage]:
-    """Oldest first, as a conversation reads."""
-    return await fetch_window(
-        session,
-        select(ChatMessage).where(ChatMessage.chat_id == chat_id),
-        params=page,
-        timestamp=ChatMessage.created_at,
-        id=ChatMessage.id,
-        newest_first=False,
-    )
+    database: Database, *, chat_id: uuid.UUID, page: PageParams
+) -> Window[MessageOut]:
+    """Oldest first, as a conversation reads (one SELECT, through the driver)."""
+    return await _MESSAGES.window(database, page, MessageOut, chat_id=chat_id)
 
 
 async def recent_messages(

@@ -12,7 +12,7 @@ from app.chat.deps import OwnedChat
 from app.chat.schemas import ChatCreate, ChatOut, MessageCreate, MessageOut, MessagePosted
 from app.config import API_PREFIX
 from app.credits.service import InsufficientCredits
-from app.deps import PortsDep, SessionDep
+from app.deps import DatabaseDep, PortsDep, SessionDep
 from app.kit.errors import responses
 from app.kit.pagination import (
     PAGE_HEADERS_OPENAPI,
@@ -69,16 +69,20 @@ async def get_chat(chat: OwnedChat, ports: PortsDep) -> ChatOut:
     },
 )
 async def list_messages(
-    chat: OwnedChat, session: SessionDep, page: PageParamsDep, request: Request, response: Response
+    chat: OwnedChat,
+    database: DatabaseDep,
+    page: PageParamsDep,
+    request: Request,
+    response: Response,
 ) -> list[MessageOut]:
     """Messages oldest first, as a plain array. The page travels in headers: `Link`
     (`rel="next"`) and `X-Next-Cursor` while more follow, `X-Total-Count` with
     `include_total=true`."""
-    window = await repository.list_messages(session, chat_id=chat.id, page=page)
+    window = await repository.list_messages(database, chat_id=chat.id, page=page)
     response.headers.update(
         page_headers(window, path=request.url.path, query=request.query_params.multi_items())
     )
-    return [MessageOut.model_validate(row) for row in window.rows]
+    return window.rows
 
 
 @router.post(

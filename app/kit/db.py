@@ -12,6 +12,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
+from pydantic_core import from_json
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
@@ -70,7 +71,9 @@ class Database:
     ) -> None:
         self.url = make_url(url)
         self.dialect = self.url.get_backend_name()
-        kwargs: dict[str, Any] = {"echo": echo}
+        # JSON columns are parsed by pydantic-core's parser (Rust) rather than the json module:
+        # the same values, at a fraction of the cost per column of every row read.
+        kwargs: dict[str, Any] = {"echo": echo, "json_deserializer": from_json}
         # The SQLite file, when there is one (health reports it missing).
         self.file_path: Path | None = None
         if self.dialect == "sqlite":

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Sequence
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -99,9 +99,10 @@ class RequestMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                # MutableHeaders makes the headers a list of its own: read them after it.
-                self._add_cors(message, origin)
-                raw = message["headers"]
+                raw = message.setdefault("headers", [])
+                if not isinstance(raw, list):
+                    raw = message["headers"] = list(raw)
+                self._add_cors(raw, origin)
                 raw.append(request_id_header)
                 raw.extend(self._added_headers)
                 # A response with a policy of its own (the browser app's pages) keeps it.
@@ -145,19 +146,21 @@ class RequestMiddleware:
                 },
             )
 
-    def _add_cors(self, message: Message, origin: str | None) -> None:
+    def _add_cors(self, raw: list[tuple[bytes, bytes]], origin: str | None) -> None:
         """The CORS headers of a simple (not preflight) answer, as Starlette's middleware
-        sets them."""
-        message.setdefault("headers", [])
-        headers = MutableHeaders(scope=message)
-        if origin is None:
-            headers["Vary"] = ", ".join([*headers.getlist("Vary"), "Origin"])
-            return
-        message["headers"].extend(self._cors_simple)
-        cors = self.cors
-        if (cors.allow_all_origins and cors.allow_credentials) or (
-            not cors.allow_all_origins and cors.is_allowed_origin(origin=origin)
-        ):
-            cors.allow_explicit_origin(headers, origin)
-        else:
-            headers["Vary"] = ", ".join([*headers.getlist("Vary"), "Origin"])
+        sets them, written straight into the raw header list (every response comes here)."""
+        if origin is not None:
+            raw.extend(self._cors_simple)
+            cors = self.cors
+            if (cors.allow_all_origins and cors.allow_credentials) or (
+                not cors.allow_all_origins and cors.is_allowed_origin(origin=origin)
+            ):
+                # The caller's own origin, in place of a wildcard (credentials need it).
+                raw[:] = [header for header in raw if header[0] != b"access-control-allow-origin"]
+                raw.append((b"access-control-allow-origin", origin.encode("latin-1")))
+        # The answer depends on the Origin header, so caches must keep them apart.
+        for index, (name, value) in enumerate(raw):
+            if name == b"vary":
+                raw[index] = (name, value + b", Origin")
+                return
+        raw.append((b"vary", b"Origin"))

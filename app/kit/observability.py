@@ -37,6 +37,15 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str) -> None:
+    # The JSON lines carry none of what the logging module would otherwise look up for every
+    # record: the caller's file and line (a walk up the stack), thread, process and task
+    # names. Skipping them is the module's documented switch for this.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    if sys.version_info >= (3, 12):
+        logging.logAsyncioTasks = False
     root = logging.getLogger("app")
     if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
         handler = logging.StreamHandler(sys.stdout)
