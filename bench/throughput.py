@@ -263,6 +263,20 @@ async def _seed_lists(database_url: str, user_id: uuid.UUID, rows: int) -> uuid.
     return chat_id
 
 
+def page_of(response: httpx.Response) -> tuple[int | None, int, str | None]:
+    """(total, items, next cursor) of a page: an envelope, or an array with the page in its
+    headers (chat messages)."""
+    body = response.json()
+    if isinstance(body, list):
+        total = response.headers.get("X-Total-Count")
+        return (
+            int(total) if total is not None else None,
+            len(body),
+            response.headers.get("X-Next-Cursor"),
+        )
+    return body["total"], len(body["items"]), body["next_cursor"]
+
+
 def list_depth(
     label: str, server: Server, env: dict[str, str], args: argparse.Namespace
 ) -> list[str]:
@@ -284,17 +298,18 @@ def list_depth(
     lines = []
     with httpx.Client(base_url=server.url, headers=headers, timeout=30) as client:
         for name, path in lists.items():
-            total = client.get(path, params={"limit": 1, "include_total": True}).json()["total"]
+            total, _, _ = page_of(client.get(path, params={"limit": 1, "include_total": True}))
+            assert total is not None
             before_last = client.get(path, params={"limit": 20, "offset": total - 40})
             before_last.raise_for_status()
-            cursor = before_last.json()["next_cursor"]
+            _, _, cursor = page_of(before_last)
             variants = {
                 "first": f"{path}?limit=20",
                 "last by cursor": f"{path}?limit=20&cursor={cursor}",
                 "last by offset": f"{path}?limit=20&offset={total - 20}",
             }
-            checked = client.get(variants["last by cursor"]).json()
-            if len(checked["items"]) != 20 or checked["next_cursor"] is not None:
+            _, count, after = page_of(client.get(variants["last by cursor"]))
+            if count != 20 or after is not None:
                 raise RuntimeError(f"{name}: the cursor did not lead to the last page")
             # Server CPU per request, not requests per second: on a busy machine the rate
             # swings with the neighbours, the work a request needs does not.
