@@ -181,10 +181,22 @@ def _arguments(compiled: _Compiled, params: Mapping[str, Any]) -> tuple[Any, ...
 
 
 def _translated(
-    error: Exception, compiled: _Compiled, arguments: tuple[Any, ...], dialect: Dialect
+    error: Exception,
+    compiled: _Compiled,
+    arguments: tuple[Any, ...],
+    dialect: Dialect,
+    *,
+    invalidated: bool = False,
 ) -> sa_exc.StatementError:
     """The driver's error as SQLAlchemy raises its own (what the outage handling reads)."""
-    return sa_exc.DBAPIError.instance(compiled.sql, arguments, error, Exception, dialect=dialect)
+    return sa_exc.DBAPIError.instance(
+        compiled.sql,
+        arguments,
+        error,
+        Exception,
+        connection_invalidated=invalidated,
+        dialect=dialect,
+    )
 
 
 def _run_pooled(database: Database, compiled: _Compiled, arguments: tuple[Any, ...]) -> Any:
@@ -199,17 +211,14 @@ def _run_pooled(database: Database, compiled: _Compiled, arguments: tuple[Any, .
             return await_(driver.fetch(compiled.sql, *arguments))
         except Exception as error:
             # A connection that broke is not handed to the next request.
-            if isinstance(error, OSError) or getattr(driver, "is_closed", lambda: False)():
+            broken = isinstance(error, OSError) or bool(
+                getattr(driver, "is_closed", lambda: False)()
+            )
+            if broken:
                 fairy.invalidate(error)
-                raise sa_exc.DBAPIError.instance(
-                    compiled.sql,
-                    arguments,
-                    error,
-                    Exception,
-                    connection_invalidated=True,
-                    dialect=engine.dialect,
-                ) from error
-            raise _translated(error, compiled, arguments, engine.dialect) from error
+            raise _translated(
+                error, compiled, arguments, engine.dialect, invalidated=broken
+            ) from error
     finally:
         fairy.close()
 

@@ -204,6 +204,28 @@ durations AS (
 )""",
 }
 
+# The end of both stats statements: revenue (always live) and the rows tagged by section.
+_REVENUE_AND_ROWS = """revenue AS (
+  SELECT currency, COUNT(*) AS orders, SUM(amount) AS amount,
+         SUM(refunded_amount) AS refunded
+  FROM payments
+  WHERE paid_at >= :since AND status IN ('paid', 'partially_refunded', 'refunded')
+  GROUP BY currency
+)
+SELECT 'users' AS section, NULL AS k1, NULL AS k2,
+       people.total AS a, people.confirmed AS b, people.suspended AS c,
+       people.new_in_window AS d, people.active_in_window AS e
+FROM people
+UNION ALL
+SELECT 'jobs', status, model, n, NULL, NULL, NULL, NULL FROM job_counts
+UNION ALL
+SELECT 'durations', NULL, NULL, n, p50, p95, NULL, NULL FROM durations
+UNION ALL
+SELECT 'ledger', reason, NULL, total, NULL, NULL, NULL, NULL FROM ledger
+UNION ALL
+SELECT 'revenue', currency, NULL, orders, amount, refunded, NULL, NULL FROM revenue
+"""
+
 # Every figure of GET /admin/stats in one statement: each table is read through the index on
 # its window column (the window's jobs from the index alone, as it covers them), and the rows
 # come back tagged by section. Active people are those whose session signed in or refreshed
@@ -239,31 +261,13 @@ ledger AS (
   FROM credit_transactions WHERE created_at >= :since
   GROUP BY reason
 ),
-revenue AS (
-  SELECT currency, COUNT(*) AS orders, SUM(amount) AS amount,
-         SUM(refunded_amount) AS refunded
-  FROM payments
-  WHERE paid_at >= :since AND status IN ('paid', 'partially_refunded', 'refunded')
-  GROUP BY currency
-)
-SELECT 'users' AS section, NULL AS k1, NULL AS k2,
-       people.total AS a, people.confirmed AS b, people.suspended AS c,
-       people.new_in_window AS d, people.active_in_window AS e
-FROM people
-UNION ALL
-SELECT 'jobs', status, model, n, NULL, NULL, NULL, NULL FROM job_counts
-UNION ALL
-SELECT 'durations', NULL, NULL, n, p50, p95, NULL, NULL FROM durations
-UNION ALL
-SELECT 'ledger', reason, NULL, total, NULL, NULL, NULL, NULL FROM ledger
-UNION ALL
-SELECT 'revenue', currency, NULL, orders, amount, refunded, NULL, NULL FROM revenue
-"""
+{revenue_and_rows}"""
 
 
 def live_stats_statement(dialect: str) -> str:
     """Every figure counted from the base tables alone: what the rollups must agree with."""
     return _STATS_SQL.format(
+        revenue_and_rows=_REVENUE_AND_ROWS,
         duration=_DURATION[dialect],
         percentiles=_PERCENTILES[dialect],
         # Read twice: two index-only scans beat Postgres' default of materialising the rows
@@ -477,26 +481,7 @@ ledger AS (
   ) AS parts
   GROUP BY reason
 ),
-revenue AS (
-  SELECT currency, COUNT(*) AS orders, SUM(amount) AS amount,
-         SUM(refunded_amount) AS refunded
-  FROM payments
-  WHERE paid_at >= :since AND status IN ('paid', 'partially_refunded', 'refunded')
-  GROUP BY currency
-)
-SELECT 'users' AS section, NULL AS k1, NULL AS k2,
-       people.total AS a, people.confirmed AS b, people.suspended AS c,
-       people.new_in_window AS d, people.active_in_window AS e
-FROM people
-UNION ALL
-SELECT 'jobs', status, model, n, NULL, NULL, NULL, NULL FROM job_counts
-UNION ALL
-SELECT 'durations', NULL, NULL, n, p50, p95, NULL, NULL FROM durations
-UNION ALL
-SELECT 'ledger', reason, NULL, total, NULL, NULL, NULL, NULL FROM ledger
-UNION ALL
-SELECT 'revenue', currency, NULL, orders, amount, refunded, NULL, NULL FROM revenue
-UNION ALL
+{revenue_and_rows}UNION ALL
 SELECT 'rollup', NULL, NULL, days, NULL, NULL, NULL, NULL FROM span
 """
 
@@ -504,6 +489,7 @@ SELECT 'rollup', NULL, NULL, days, NULL, NULL, NULL, NULL FROM span
 def stats_statement(dialect: str) -> str:
     """Every figure of the window in one statement, settled whole days from their rollups."""
     return _ROLLUP_STATS_SQL.format(
+        revenue_and_rows=_REVENUE_AND_ROWS,
         span=_SPAN[dialect],
         settled="day >= :first_day AND day < (SELECT live_day FROM span)",
         wanted=_WANTED[dialect],
