@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select, text, update
+from sqlalchemy import event, func, select, text, update
 
 from app.kit.db import transaction
 from app.models import AdminAction, CreditTransaction, Job, User
@@ -175,6 +175,10 @@ class TestList:
         # LIKE's wildcards are searched for as text.
         assert await ids("%") == set()
         assert await ids("_l") == {people["ana"].id}
+        # The term is written into the statement: quotes and backslashes stay text.
+        for term in ("o'brien", "x' OR '1'='1", "\\", "\\' OR 1=1 --", "'; DROP TABLE users; --"):
+            assert await ids(term) == set(), term
+        assert await ids("lima") == {people["ana"].id}
 
     async def test_filters(self, client: httpx.AsyncClient, app: FastAPI, admin: TestUser):
         people = await self._seed(app)
@@ -322,6 +326,38 @@ class TestSearchIndexes:
             )
         assert "ix_users_email_trgm" in plan
         assert "ix_users_full_name_trgm" in plan
+
+    async def test_each_search_statement_carries_its_term(self, app: FastAPI):
+        """A prepared statement bound to any pattern gets a generic plan after a few runs,
+        which cannot tell a rare term from a common one: the term is written into the
+        statement (quoted by the dialect), so each search is planned for its own term."""
+        from app.admin import repository
+        from app.admin.schemas import SortOrder, UserSort
+        from app.kit.pagination import PageParams
+
+        page = PageParams(limit=10, offset=0, cursor=None, include_total=True)
+        database = app.state.ports.database
+        statements: list[str] = []
+
+        def capture(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            statements.append(statement)
+
+        event.listen(database.engine.sync_engine, "before_cursor_execute", capture)
+        try:
+            async with database.read_sessionmaker() as session:
+                window = await repository.list_users(
+                    session,
+                    filters=repository.UserFilters(search="Rare'Term"),
+                    sort=UserSort.EMAIL,
+                    order=SortOrder.ASC,
+                    page=page,
+                )
+        finally:
+            event.remove(database.engine.sync_engine, "before_cursor_execute", capture)
+        assert window.rows == []
+        assert window.total == 0
+        assert len(statements) == 2  # the count and the page
+        assert all("LIKE '%rare''term%'" in statement for statement in statements)
 
 
 class TestDetail:
