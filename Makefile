@@ -14,7 +14,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# requirements-server.txt adds uvloop and httptools, which uvicorn picks up on its own; they
+# requirements-server.txt adds httptools, which uvicorn picks up on its own, and uvloop; they
 # stay out of requirements.txt, the Vercel bundle, whose runtime brings its own server.
 # requirements-cutout.txt (LiteRT and numpy for the studio's person cutout) stays out of the
 # bundle too; the studio frames selfies where it is missing.
@@ -32,7 +32,7 @@ models: $(VENV)/.runtime-installed
 
 ## run: apply migrations and serve the API on $HOST:$PORT (embedded defaults need nothing else)
 run: $(VENV)/.runtime-installed migrate models
-	$(BIN)/python -m uvicorn api.index:app --host $(HOST) --port $(PORT) \
+	$(BIN)/python -m uvicorn api.index:app --host $(HOST) --port $(PORT) --loop asyncio \
 		--forwarded-allow-ips "$(FORWARDED_ALLOW_IPS)"
 
 migrate: $(VENV)/.runtime-installed

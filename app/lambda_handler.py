@@ -24,6 +24,7 @@ from mangum import Mangum
 
 from app.adapters.lambda_dispatch import JOB_EVENT_KEY, LambdaInvokeDispatcher
 from app.internal.service import run_delivered_job, sweep
+from app.kit.heap import freeze_startup_heap
 from app.main import create_app
 from app.ports import Ports
 
@@ -103,3 +104,4 @@ def build_handler(app: FastAPI) -> LambdaHandler:
 
 
 handler = build_handler(create_app())
+freeze_startup_heap()

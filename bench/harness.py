@@ -50,10 +50,15 @@ def serve(
     stack: str = "auto",
     root: Path = ROOT,
 ) -> Iterator[Server]:
-    """Run `uvicorn app_path` from `root` as `make run` does (one worker; uvloop and httptools
-    when installed, `stack="pure"` for asyncio and h11), without the access log."""
+    """Run `uvicorn app_path` from `root` as `make run` does (one worker, asyncio's loop,
+    httptools when installed; `stack="pure"` for h11, `"uvloop"` for uvloop and httptools),
+    without the access log."""
     port = free_port()
-    stack_args = ["--loop", "asyncio", "--http", "h11"] if stack == "pure" else []
+    stack_args = {
+        "auto": ["--loop", "asyncio"],  # as `make run` serves: httptools when installed
+        "pure": ["--loop", "asyncio", "--http", "h11"],
+        "uvloop": ["--loop", "uvloop", "--http", "httptools"],
+    }[stack]
     process = subprocess.Popen(
         [
             sys.executable,

@@ -26,6 +26,8 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BinaryExpression, BindParameter, BooleanClauseList, ColumnClause
 
+from app.kit.pool import FairAsyncQueuePool
+
 logger = logging.getLogger("app.db")
 
 AfterCommit = Callable[[], Awaitable[None]]
@@ -83,7 +85,9 @@ class Database:
                 self.file_path.parent.mkdir(parents=True, exist_ok=True)
                 # Requests beyond the pool wait for a connection rather than open one that is
                 # closed again on return: a new one costs a thread and four PRAGMAs.
-                kwargs.update(pool_size=SQLITE_POOL_SIZE, max_overflow=0)
+                kwargs.update(
+                    poolclass=FairAsyncQueuePool, pool_size=SQLITE_POOL_SIZE, max_overflow=0
+                )
             kwargs["pool_reset_on_return"] = None
             # How long a writer waits for SQLite's write lock; past it the request is answered
             # 503 (busy) within seconds rather than after the driver's default wait.
@@ -107,8 +111,10 @@ class Database:
                 # anyway is invalidated by the error it raises (the request answers 503).
                 # No overflow either: an overflow connection is closed on return, so bursts
                 # would pay a connect (several round trips) per request. A request waits
-                # `pool_timeout` for a free connection, then gets 503.
+                # `pool_timeout` for a free connection, in the order it asked
+                # (app.kit.pool), then gets 503.
                 kwargs.update(
+                    poolclass=FairAsyncQueuePool,
                     pool_recycle=POOL_RECYCLE_SECONDS,
                     pool_size=POSTGRES_POOL_SIZE,
                     max_overflow=0,
