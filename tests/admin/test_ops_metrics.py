@@ -40,7 +40,7 @@ class TestDatabase:
         assert body["driver"] == ("asyncpg" if dialect == "postgresql" else "aiosqlite")
         assert body["server_version"][0].isdigit()
         pool = body["pool"]
-        assert pool["implementation"] == "AsyncAdaptedQueuePool"
+        assert pool["implementation"] == "FairAsyncQueuePool"
         assert pool["size"] == (20 if dialect == "postgresql" else 16)
         # This request's own connection is out while it asks.
         assert pool["checked_out"] >= 1
