@@ -14,7 +14,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# requirements-server.txt adds httptools, which uvicorn picks up on its own, and uvloop; they
+# requirements-server.txt adds httptools (uvicorn picks it up on its own) and uvloop (only
+# for bench/throughput.py's comparison: `make run` asks for asyncio's loop). Both
 # stay out of requirements.txt, the Vercel bundle, whose runtime brings its own server.
 # requirements-cutout.txt (LiteRT and numpy for the studio's person cutout) stays out of the
 # bundle too; the studio frames selfies where it is missing.

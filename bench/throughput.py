@@ -390,7 +390,7 @@ def main() -> None:
         bare = stack.enter_context(serve("bench.baseline_app:app", stack=args.stack))
         targets = [Target("bare FastAPI GET /ping", bare, "/ping", {})]
         if args.stack == "auto":
-            # What uvloop and httptools buy: the same bare app on asyncio and h11.
+            # What httptools buys: the same bare app on h11.
             pure = stack.enter_context(serve("bench.baseline_app:app", stack="pure"))
             targets.append(Target("bare /ping on asyncio + h11", pure, "/ping", {}))
             # uvloop: less CPU for the bare app, but a tail of its own at 100 connections.
